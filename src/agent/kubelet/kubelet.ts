@@ -1,0 +1,542 @@
+// The kubelet: runs the pods bound to this node on a ContainerRuntime and
+// reports their status. Level-triggered: watch and runtime events only enqueue a
+// pod; a per-pod worker's sync() compares the pod with what the runtime has and
+// acts on the difference.
+import type { Readable } from 'node:stream';
+import type { ObjectClient } from '../api/object-client.ts';
+import type { Container, KubeObject, Pod } from '../api/object-types.ts';
+import { ApiError, BadRequest, NotFound } from '../api/errors.ts';
+import type { Logger } from '../logger.ts';
+import type { StoreEvent } from '../store/object-store.ts';
+import type { ContainerInfo, ContainerRuntime } from './container-runtime.ts';
+import type { LogOptions, PodLogSource } from './log-source.ts';
+import { createBackoff, formatDuration, type BackoffConfig } from './backoff.ts';
+import { ContainerConfigError, envList, expandVars, resolveEnv, type EnvSources } from './env.ts';
+import {
+  LABEL_CONTAINER_KIND,
+  LABEL_CONTAINER_NAME,
+  LABEL_NODE,
+  LABEL_POD_NAME,
+  LABEL_POD_NAMESPACE,
+  LABEL_POD_UID,
+  LABEL_RESTART_COUNT,
+  SANDBOX_NAME,
+  engineName,
+  newestFirst,
+  restartCountOf,
+  type ContainerKind,
+} from './labels.ts';
+import { detectNodeAddress } from './node-address.ts';
+import { computePodStatus, initProgress, isSidecar, podPhase, sameStatus, shouldRestart, type WaitingReason } from './pod-status.ts';
+import { parseQuantity } from './quantity.ts';
+
+export interface KubeletOptions {
+  nodeName: string;
+  client: ObjectClient;
+  runtime: ContainerRuntime;
+  logger: Logger;
+  /** Docker network the sandboxes join. */
+  podNetwork: string;
+  /** status.hostIP; detected when absent. */
+  nodeAddress?: string;
+  /** Image of the sandbox container; must be present locally. */
+  sandboxImage?: string;
+  /** Restart and image-pull back-off (Kubernetes: 10 s doubling to 5 min). */
+  backoff?: Partial<BackoffConfig> & { resetAfterMs?: number };
+  /** Every pod is re-synced this often, to catch missed events. */
+  resyncMs?: number;
+}
+
+export interface Kubelet extends PodLogSource {
+  start(): Promise<void>;
+  /** Stops reconciling; leaves the containers running (a restarted agent adopts them). */
+  stop(): Promise<void>;
+}
+
+interface PodWorker {
+  uid: string;
+  namespace: string;
+  name: string;
+  running: boolean;
+  dirty: boolean;
+  done?: Promise<void>;
+  timer?: NodeJS.Timeout;
+  timerDue?: number;
+  waiting: Map<string, WaitingReason>;
+  /** The pod minus status and resourceVersion, to skip events of our own status writes. */
+  fingerprint?: string;
+  /** Last image-pull error per container, for ImagePullBackOff messages. */
+  pullErrors: Map<string, string>;
+}
+
+const DEFAULT_SANDBOX_IMAGE = 'mesh.local/busybox:latest';
+// Exits at once on SIGTERM; `wait` is interruptible where a foreground sleep isn't.
+const SANDBOX_COMMAND = ['sh', '-c', 'trap "exit 0" TERM INT; while true; do sleep 3600 & wait $!; done'];
+const RETRY_MS = 1000;
+
+function podKey(pod: { metadata: { namespace?: string; name?: string } }): string {
+  return `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name ?? ''}`;
+}
+
+function defaultPullPolicy(image: string): 'Always' | 'IfNotPresent' {
+  if (image.includes('@')) return 'IfNotPresent';
+  const last = image.slice(image.lastIndexOf('/') + 1);
+  const tag = last.includes(':') ? last.slice(last.indexOf(':') + 1) : 'latest';
+  return tag === 'latest' ? 'Always' : 'IfNotPresent';
+}
+
+export function createKubelet(opts: KubeletOptions): Kubelet {
+  const { nodeName, client, runtime } = opts;
+  const log = opts.logger.child({ component: 'kubelet', node: nodeName });
+  const hostIP = opts.nodeAddress ?? detectNodeAddress();
+  const sandboxImage = opts.sandboxImage ?? DEFAULT_SANDBOX_IMAGE;
+  const backoffCfg = { initialMs: opts.backoff?.initialMs ?? 10_000, maxMs: opts.backoff?.maxMs ?? 300_000 };
+  const resetAfterMs = opts.backoff?.resetAfterMs ?? 600_000;
+  const backoff = createBackoff(backoffCfg);
+  const resyncMs = opts.resyncMs ?? 10_000;
+  const workers = new Map<string, PodWorker>();
+  let runtimeName = 'docker';
+  let stopped = true;
+  let unwatch: (() => void) | undefined;
+  let unEvents: (() => void) | undefined;
+  let resyncTimer: NodeJS.Timeout | undefined;
+
+  const envSources: EnvSources = {
+    configMap: (ns, name) => client.get<KubeObject & { data?: Record<string, string> }>('configmaps', ns, name),
+    secret: (ns, name) => client.get<KubeObject & { data?: Record<string, string>; stringData?: Record<string, string> }>('secrets', ns, name),
+  };
+
+  // ---- work queue ---------------------------------------------------------
+
+  function workerFor(pod: Pod): PodWorker {
+    const uid = pod.metadata.uid ?? '';
+    let w = workers.get(uid);
+    if (!w) {
+      w = {
+        uid,
+        namespace: pod.metadata.namespace ?? 'default',
+        name: pod.metadata.name ?? '',
+        running: false,
+        dirty: false,
+        waiting: new Map(),
+        pullErrors: new Map(),
+      };
+      workers.set(uid, w);
+    }
+    return w;
+  }
+
+  function enqueue(w: PodWorker): void {
+    if (stopped) return;
+    w.dirty = true;
+    if (!w.running) w.done = run(w);
+  }
+
+  async function run(w: PodWorker): Promise<void> {
+    w.running = true;
+    try {
+      while (w.dirty && !stopped) {
+        w.dirty = false;
+        try {
+          await sync(w);
+        } catch (err) {
+          log.warn({ err, pod: `${w.namespace}/${w.name}` }, 'pod sync failed; retrying');
+          requeueAfter(w, RETRY_MS);
+        }
+      }
+    } finally {
+      w.running = false;
+    }
+  }
+
+  function requeueAfter(w: PodWorker, ms: number): void {
+    if (stopped) return;
+    const due = Date.now() + ms;
+    if (w.timer && w.timerDue !== undefined && w.timerDue <= due) return;
+    if (w.timer) clearTimeout(w.timer);
+    w.timerDue = due;
+    w.timer = setTimeout(() => {
+      w.timer = undefined;
+      w.timerDue = undefined;
+      enqueue(w);
+    }, ms);
+  }
+
+  function forget(w: PodWorker): void {
+    if (w.timer) clearTimeout(w.timer);
+    backoff.resetPrefix(`${w.uid}/`);
+    workers.delete(w.uid);
+  }
+
+  // ---- runtime helpers ----------------------------------------------------
+
+  async function podContainers(uid: string): Promise<ContainerInfo[]> {
+    return runtime.listContainers({ [LABEL_NODE]: nodeName, [LABEL_POD_UID]: uid });
+  }
+
+  function byName(all: ContainerInfo[]): { sandboxes: ContainerInfo[]; instances: Map<string, ContainerInfo[]> } {
+    const sandboxes = all.filter((c) => c.labels[LABEL_CONTAINER_KIND] === 'sandbox').sort(newestFirst);
+    const instances = new Map<string, ContainerInfo[]>();
+    for (const c of all) {
+      if (c.labels[LABEL_CONTAINER_KIND] === 'sandbox') continue;
+      const name = c.labels[LABEL_CONTAINER_NAME] ?? '';
+      instances.set(name, [...(instances.get(name) ?? []), c]);
+    }
+    for (const list of instances.values()) list.sort(newestFirst);
+    return { sandboxes, instances };
+  }
+
+  function labelsFor(pod: Pod, name: string, kind: ContainerKind, restartCount: number): Record<string, string> {
+    return {
+      [LABEL_NODE]: nodeName,
+      [LABEL_POD_UID]: pod.metadata.uid ?? '',
+      [LABEL_POD_NAME]: pod.metadata.name ?? '',
+      [LABEL_POD_NAMESPACE]: pod.metadata.namespace ?? 'default',
+      [LABEL_CONTAINER_NAME]: name,
+      [LABEL_CONTAINER_KIND]: kind,
+      [LABEL_RESTART_COUNT]: String(restartCount),
+    };
+  }
+
+  async function removeAll(containers: ContainerInfo[]): Promise<void> {
+    await Promise.all(containers.map((c) => runtime.removeContainer(c.id)));
+  }
+
+  async function ensureSandbox(pod: Pod, sandboxes: ContainerInfo[], instances: Map<string, ContainerInfo[]>): Promise<ContainerInfo> {
+    const running = sandboxes.find((s) => s.state === 'running');
+    if (running) {
+      await removeAll(sandboxes.filter((s) => s !== running));
+      return running;
+    }
+    if (sandboxes.length > 0) {
+      // The network namespace died with the sandbox: containers joined to it must go too.
+      log.info({ pod: podKey(pod) }, 'sandbox gone; restarting pod containers');
+      const stale = [...instances.values()].flat().filter((c) => c.state === 'running');
+      await Promise.all(stale.map((c) => runtime.stopContainer(c.id, 0)));
+    }
+    if (!(await runtime.imageId(sandboxImage))) throw new Error(`sandbox image ${sandboxImage} is not present`);
+    const attempt = sandboxes.length ? restartCountOf(sandboxes[0]) + 1 : 0;
+    await removeAll(sandboxes);
+    const hostNetwork = pod.spec.hostNetwork === true;
+    const id = await runtime.createContainer({
+      name: engineName(pod.metadata.name ?? '', pod.metadata.namespace ?? 'default', pod.metadata.uid ?? '', SANDBOX_NAME, attempt),
+      image: sandboxImage,
+      entrypoint: SANDBOX_COMMAND,
+      labels: labelsFor(pod, SANDBOX_NAME, 'sandbox', attempt),
+      networkMode: hostNetwork ? 'host' : opts.podNetwork,
+      hostname: hostNetwork ? undefined : (pod.spec.hostname ?? pod.metadata.name ?? '').slice(0, 63),
+    });
+    await runtime.startContainer(id);
+    const info = await runtime.inspectContainer(id);
+    if (!info) throw new Error('sandbox vanished after start');
+    return info;
+  }
+
+  function sandboxIP(pod: Pod, sandbox: ContainerInfo | undefined): string | undefined {
+    if (pod.spec.hostNetwork) return hostIP;
+    if (!sandbox || sandbox.state !== 'running') return undefined;
+    return sandbox.ipAddresses[opts.podNetwork] ?? Object.values(sandbox.ipAddresses)[0];
+  }
+
+  /** True when the image is usable; otherwise records the waiting reason. */
+  async function ensureImage(w: PodWorker, c: Container): Promise<boolean> {
+    const policy = c.imagePullPolicy ?? defaultPullPolicy(c.image);
+    const present = await runtime.imageId(c.image);
+    if (policy === 'Never') {
+      if (present) return true;
+      w.waiting.set(c.name, {
+        reason: 'ErrImageNeverPull',
+        message: `Container image "${c.image}" is not present with pull policy of Never`,
+      });
+      requeueAfter(w, resyncMs);
+      return false;
+    }
+    if (policy === 'IfNotPresent' && present) return true;
+    const key = `${w.uid}/pull/${c.name}`;
+    const wait = backoff.remaining(key, Date.now());
+    if (wait > 0) {
+      w.waiting.set(c.name, {
+        reason: 'ImagePullBackOff',
+        message: `Back-off pulling image "${c.image}": ErrImagePull: ${w.pullErrors.get(c.name) ?? ''}`,
+      });
+      requeueAfter(w, wait + 5);
+      return false;
+    }
+    try {
+      await runtime.pullImage(c.image);
+      backoff.reset(key);
+      w.pullErrors.delete(c.name);
+      return true;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      backoff.next(key, Date.now());
+      w.pullErrors.set(c.name, message);
+      w.waiting.set(c.name, { reason: 'ErrImagePull', message });
+      requeueAfter(w, backoff.remaining(key, Date.now()) + 5);
+      return false;
+    }
+  }
+
+  /**
+   * Starts a new instance of container c unless it is running or in back-off.
+   * Keeps the newest exited instance (for `logs --previous`), removes older ones.
+   */
+  async function runContainer(w: PodWorker, pod: Pod, c: Container, kind: 'init' | 'app', list: ContainerInfo[], sandbox: ContainerInfo): Promise<void> {
+    const latest = list[0];
+    if (latest?.state === 'running') return;
+    const key = `${w.uid}/${c.name}`;
+    const now = Date.now();
+    if (latest?.state === 'exited') {
+      const ran = latest.startedAt && latest.finishedAt ? Date.parse(latest.finishedAt) - Date.parse(latest.startedAt) : 0;
+      if (ran >= resetAfterMs) backoff.reset(key);
+      const wait = backoff.remaining(key, now);
+      if (wait > 0) {
+        w.waiting.set(c.name, {
+          reason: 'CrashLoopBackOff',
+          message: `back-off ${formatDuration(backoff.delay(key))} restarting failed container=${c.name} pod=${w.name}_${w.namespace}(${w.uid})`,
+        });
+        requeueAfter(w, wait + 5);
+        return;
+      }
+    }
+    if (!(await ensureImage(w, c))) return;
+    let env: Map<string, string>;
+    try {
+      env = resolveEnv(pod, c, { podIP: sandboxIP(pod, sandbox), hostIP }, envSources);
+    } catch (err) {
+      if (!(err instanceof ContainerConfigError)) throw err;
+      w.waiting.set(c.name, { reason: 'CreateContainerConfigError', message: err.message });
+      requeueAfter(w, RETRY_MS);
+      return;
+    }
+    const attempt = latest ? restartCountOf(latest) + 1 : 0;
+    // A created-but-never-started instance is a failed attempt, not history.
+    const keep = latest && latest.state !== 'created' ? latest : undefined;
+    await removeAll(list.filter((x) => x !== keep));
+    const memory = parseQuantity(c.resources?.limits?.memory);
+    const cpu = parseQuantity(c.resources?.limits?.cpu);
+    const id = await runtime.createContainer({
+      name: engineName(w.name, w.namespace, w.uid, c.name, attempt),
+      image: c.image,
+      entrypoint: c.command?.map((s) => expandVars(s, env)),
+      cmd: c.args?.map((s) => expandVars(s, env)) ?? (c.command ? [] : undefined),
+      env: envList(env),
+      workingDir: c.workingDir,
+      labels: labelsFor(pod, c.name, kind, attempt),
+      networkMode: `container:${sandbox.id}`,
+      tty: c.tty,
+      stdin: c.stdin,
+      memoryBytes: memory ? Math.floor(memory) : undefined,
+      nanoCpus: cpu ? Math.floor(cpu * 1e9) : undefined,
+    });
+    if (latest) backoff.next(key, now);
+    try {
+      await runtime.startContainer(id);
+      w.waiting.delete(c.name);
+    } catch (err) {
+      w.waiting.set(c.name, { reason: 'RunContainerError', message: err instanceof Error ? err.message : String(err) });
+      requeueAfter(w, RETRY_MS);
+    }
+    log.info({ pod: `${w.namespace}/${w.name}`, container: c.name, attempt }, 'container started');
+  }
+
+  // ---- sync ---------------------------------------------------------------
+
+  async function sync(w: PodWorker): Promise<void> {
+    const pod = client.get<Pod>('pods', w.namespace, w.name);
+    if (!pod || pod.metadata.uid !== w.uid || pod.spec.nodeName !== nodeName) {
+      await removeAll(await podContainers(w.uid));
+      forget(w);
+      return;
+    }
+    if (pod.metadata.deletionTimestamp) {
+      await terminate(w, pod);
+      return;
+    }
+    let all = await podContainers(w.uid);
+    let { sandboxes, instances } = byName(all);
+    const phase = podPhase(pod, instances);
+    if (phase !== 'Succeeded' && phase !== 'Failed') {
+      const sandbox = await ensureSandbox(pod, sandboxes, instances);
+      if (sandbox !== sandboxes[0]) ({ sandboxes, instances } = byName(await podContainers(w.uid)));
+      await startWhatIsDue(w, pod, instances, sandbox);
+      all = await podContainers(w.uid);
+      ({ sandboxes, instances } = byName(all));
+    }
+    const status = computePodStatus({
+      pod,
+      instances,
+      waiting: w.waiting,
+      runtimeName,
+      podIP: sandboxIP(pod, sandboxes[0]),
+      hostIP,
+      now: new Date().toISOString(),
+    });
+    if (status.phase === 'Succeeded' || status.phase === 'Failed') {
+      // A finished pod keeps no sidecars or sandbox running.
+      await Promise.all(all.filter((c) => c.state === 'running').map((c) => runtime.stopContainer(c.id, pod.spec.terminationGracePeriodSeconds ?? 30)));
+    }
+    if (!sameStatus(status, pod.status ?? {})) {
+      try {
+        await client.updateStatus<Pod>('pods', { ...pod, status });
+      } catch (err) {
+        if (err instanceof NotFound) return;
+        throw err;
+      }
+    }
+  }
+
+  async function startWhatIsDue(w: PodWorker, pod: Pod, instances: Map<string, ContainerInfo[]>, sandbox: ContainerInfo): Promise<void> {
+    const progress = initProgress(pod, instances);
+    if (progress.failed) return;
+    const list = (name: string) => instances.get(name) ?? [];
+    if (!progress.initialized) {
+      for (const c of pod.spec.initContainers ?? []) {
+        const latest = list(c.name)[0];
+        if (isSidecar(c)) {
+          if (latest?.state === 'running') continue;
+          await runContainer(w, pod, c, 'init', list(c.name), sandbox);
+          return; // the next one waits for this sidecar to be seen running
+        }
+        if (latest?.state === 'exited' && latest.exitCode === 0) continue;
+        if (latest?.state === 'running') return;
+        await runContainer(w, pod, c, 'init', list(c.name), sandbox);
+        return;
+      }
+      return;
+    }
+    for (const c of (pod.spec.initContainers ?? []).filter(isSidecar)) {
+      await runContainer(w, pod, c, 'init', list(c.name), sandbox);
+    }
+    for (const c of pod.spec.containers) {
+      const latest = list(c.name)[0];
+      if (latest?.state === 'exited' && !shouldRestart(pod.spec.restartPolicy, latest.exitCode)) continue;
+      await runContainer(w, pod, c, 'app', list(c.name), sandbox);
+    }
+  }
+
+  async function terminate(w: PodWorker, pod: Pod): Promise<void> {
+    const grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
+    const all = await podContainers(w.uid);
+    const running = (kind: ContainerKind) => all.filter((c) => c.state === 'running' && c.labels[LABEL_CONTAINER_KIND] === kind);
+    log.info({ pod: podKey(pod), grace }, 'terminating pod');
+    // App containers first, then sidecars, then the sandbox that holds the network.
+    await Promise.all(running('app').map((c) => runtime.stopContainer(c.id, grace)));
+    await Promise.all(running('init').map((c) => runtime.stopContainer(c.id, grace)));
+    await Promise.all(running('sandbox').map((c) => runtime.stopContainer(c.id, grace)));
+    await removeAll(all);
+    try {
+      await client.delete('pods', w.namespace, w.name, { gracePeriodSeconds: 0, preconditions: { uid: w.uid } });
+    } catch (err) {
+      // Already gone, or replaced by a new pod of the same name.
+      if (!(err instanceof ApiError) || (err.code !== 404 && err.code !== 409)) throw err;
+    }
+    forget(w);
+  }
+
+  // ---- events -------------------------------------------------------------
+
+  function fingerprint(pod: Pod): string {
+    const { resourceVersion: _rv, managedFields: _mf, ...meta } = pod.metadata;
+    return JSON.stringify([meta, pod.spec]);
+  }
+
+  function onPodEvent(event: StoreEvent): void {
+    const pod = event.object as Pod;
+    const uid = pod.metadata.uid;
+    if (!uid) return;
+    if (event.type === 'DELETED') {
+      const w = workers.get(uid);
+      if (w) enqueue(w);
+      return;
+    }
+    const w = workerFor(pod);
+    // Our own status writes come back as MODIFIED; they change nothing to do.
+    const fp = fingerprint(pod);
+    if (event.type === 'MODIFIED' && w.fingerprint === fp) return;
+    w.fingerprint = fp;
+    enqueue(w);
+  }
+
+  async function sweepOrphans(): Promise<void> {
+    const mine = await runtime.listContainers({ [LABEL_NODE]: nodeName });
+    const orphans = mine.filter((c) => {
+      const uid = c.labels[LABEL_POD_UID] ?? '';
+      if (workers.has(uid)) return false;
+      const pod = client.get<Pod>('pods', c.labels[LABEL_POD_NAMESPACE] ?? '', c.labels[LABEL_POD_NAME] ?? '');
+      return !pod || pod.metadata.uid !== uid;
+    });
+    if (orphans.length) log.info({ count: orphans.length }, 'removing containers of pods that no longer exist');
+    await removeAll(orphans);
+  }
+
+  function resync(): void {
+    for (const w of workers.values()) enqueue(w);
+    sweepOrphans().catch((err) => log.warn({ err }, 'orphan sweep failed'));
+  }
+
+  // ---- public -------------------------------------------------------------
+
+  return {
+    async start() {
+      stopped = false;
+      runtimeName = (await runtime.info()).name;
+      unEvents = runtime.onEvent((e) => {
+        if (e.labels[LABEL_NODE] !== nodeName) return;
+        const w = workers.get(e.labels[LABEL_POD_UID] ?? '');
+        if (w) enqueue(w);
+      });
+      const fieldSelector = `spec.nodeName=${nodeName}`;
+      const listed = client.list<Pod>('pods', { fieldSelector });
+      for (const pod of listed.items) if (pod.metadata.uid) workerFor(pod);
+      unwatch = client.watch('pods', { fieldSelector, resourceVersion: listed.resourceVersion }, onPodEvent);
+      // Adopt: running containers of existing pods are left alone; sync sees them.
+      await sweepOrphans();
+      for (const w of workers.values()) enqueue(w);
+      resyncTimer = setInterval(resync, resyncMs);
+      log.info({ pods: workers.size }, 'kubelet started');
+    },
+
+    async stop() {
+      stopped = true;
+      unwatch?.();
+      unEvents?.();
+      if (resyncTimer) clearInterval(resyncTimer);
+      for (const w of workers.values()) if (w.timer) clearTimeout(w.timer);
+      await Promise.all([...workers.values()].map((w) => w.done));
+      workers.clear();
+    },
+
+    async streamLogs(pod: Pod, lo: LogOptions): Promise<Readable> {
+      const podName = pod.metadata.name ?? '';
+      const inits = pod.spec.initContainers ?? [];
+      let name = lo.container;
+      if (!name) {
+        if (pod.spec.containers.length !== 1) {
+          const names = pod.spec.containers.map((c) => c.name).join(' ');
+          const initNames = inits.length ? ` or one of the init containers: [${inits.map((c) => c.name).join(' ')}]` : '';
+          throw new BadRequest(`a container name must be specified for pod ${podName}, choose one of: [${names}]${initNames}`);
+        }
+        name = pod.spec.containers[0].name;
+      }
+      if (![...pod.spec.containers, ...inits].some((c) => c.name === name)) {
+        throw new BadRequest(`container ${name} is not valid for pod ${podName}`);
+      }
+      const list = (await runtime.listContainers({ [LABEL_NODE]: nodeName, [LABEL_POD_UID]: pod.metadata.uid ?? '', [LABEL_CONTAINER_NAME]: name }))
+        .filter((c) => c.labels[LABEL_CONTAINER_KIND] !== 'sandbox' && c.state !== 'created')
+        .sort(newestFirst);
+      const target = lo.previous ? list[1] : list[0];
+      if (!target) {
+        if (lo.previous) throw new BadRequest(`previous terminated container "${name}" in pod "${podName}" not found`);
+        const reason = workers.get(pod.metadata.uid ?? '')?.waiting.get(name)?.reason ?? 'ContainerCreating';
+        throw new BadRequest(`container "${name}" in pod "${podName}" is waiting to start: ${reason}`);
+      }
+      return runtime.logs(target.id, {
+        follow: lo.follow,
+        tail: lo.tailLines,
+        timestamps: lo.timestamps,
+        sinceSeconds: lo.sinceSeconds,
+      });
+    },
+  };
+}

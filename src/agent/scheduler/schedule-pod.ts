@@ -1,0 +1,41 @@
+// The pure core of scheduling: given a pod and the nodes, pick a node or say
+// why none fits. The consensus issue replaces this with the full filter/score
+// framework; its callers (the binder) stay the same.
+import type { KubeObject, Pod } from '../api/object-types.ts';
+
+export type ScheduleResult = { nodeName: string } | { unschedulable: string };
+
+interface NodeLike extends KubeObject {
+  spec?: { unschedulable?: boolean; taints?: { key: string; effect: string }[] };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+function isReady(node: NodeLike): boolean {
+  return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+function matchesSelector(node: NodeLike, selector: Record<string, string> | undefined): boolean {
+  if (!selector) return true;
+  const labels = node.metadata.labels ?? {};
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/** Filters nodes in a fixed order and counts why each was rejected, as kube-scheduler reports it. */
+export function schedulePod(pod: Pod, nodes: NodeLike[]): ScheduleResult {
+  const reasons = new Map<string, number>();
+  const reject = (why: string) => reasons.set(why, (reasons.get(why) ?? 0) + 1);
+  const fit: NodeLike[] = [];
+  for (const node of nodes) {
+    if (!isReady(node)) reject('node(s) were not ready');
+    else if (node.spec?.unschedulable) reject('node(s) were unschedulable');
+    else if (!matchesSelector(node, pod.spec.nodeSelector)) reject("node(s) didn't match Pod's node affinity/selector");
+    else fit.push(node);
+  }
+  if (fit.length === 0) {
+    const parts = [...reasons.entries()].sort((a, b) => a[0].localeCompare(b[0])).map(([why, n]) => `${n} ${why}`);
+    return { unschedulable: `0/${nodes.length} nodes are available${parts.length ? `: ${parts.join(', ')}` : ''}.` };
+  }
+  // Deterministic choice among equals; scoring arrives with the real scheduler.
+  fit.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  return { nodeName: fit[0]!.metadata.name! };
+}

@@ -1,0 +1,51 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createWorkQueue } from '../../../src/agent/controllers/work-queue.ts';
+import { silentLogger } from '../../../src/agent/logger.ts';
+
+describe('work queue', () => {
+  it('processes a key queued many times once', async () => {
+    const seen: string[] = [];
+    const q = createWorkQueue({ name: 't', logger: silentLogger(), reconcile: async (k) => void seen.push(k) });
+    q.add('a');
+    q.add('a');
+    q.add('b');
+    q.add('a');
+    q.start();
+    await q.idle();
+    assert.deepEqual(seen, ['a', 'b']);
+    await q.stop();
+  });
+
+  it('retries a failing key with back-off until it succeeds', async () => {
+    let attempts = 0;
+    const times: number[] = [];
+    const q = createWorkQueue({
+      name: 't',
+      logger: silentLogger(),
+      baseDelayMs: 20,
+      reconcile: async () => {
+        times.push(Date.now());
+        if (++attempts < 3) throw new Error('not yet');
+      },
+    });
+    q.start();
+    q.add('k');
+    const deadline = Date.now() + 2000;
+    while (attempts < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(attempts, 3);
+    // The second retry waited about twice as long as the first.
+    assert.ok(times[2]! - times[1]! >= 35, `back-off grows: ${times.map((t) => t - times[0]!)}`);
+    await q.stop();
+  });
+
+  it('drops adds after stop', async () => {
+    const seen: string[] = [];
+    const q = createWorkQueue({ name: 't', logger: silentLogger(), reconcile: async (k) => void seen.push(k) });
+    q.start();
+    await q.stop();
+    q.add('late');
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(seen, []);
+  });
+});

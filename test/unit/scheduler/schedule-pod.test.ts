@@ -1,0 +1,39 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { schedulePod } from '../../../src/agent/scheduler/schedule-pod.ts';
+import type { KubeObject, Pod } from '../../../src/agent/api/object-types.ts';
+
+function node(name: string, opts: { ready?: boolean; labels?: Record<string, string>; unschedulable?: boolean } = {}): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, labels: opts.labels ?? {} },
+    spec: { unschedulable: opts.unschedulable ?? false },
+    status: { conditions: [{ type: 'Ready', status: opts.ready === false ? 'False' : 'True' }] },
+  };
+}
+function pod(nodeSelector?: Record<string, string>): Pod {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'c', image: 'i' }], nodeSelector } };
+}
+
+describe('schedulePod', () => {
+  it('binds to a ready node', () => {
+    assert.deepEqual(schedulePod(pod(), [node('n1')]), { nodeName: 'n1' });
+  });
+  it('skips not-ready and unschedulable nodes', () => {
+    assert.deepEqual(schedulePod(pod(), [node('a', { ready: false }), node('b', { unschedulable: true }), node('c')]), { nodeName: 'c' });
+  });
+  it('honours nodeSelector', () => {
+    const nodes = [node('cpu', { labels: { pool: 'cpu' } }), node('gpu', { labels: { pool: 'gpu' } })];
+    assert.deepEqual(schedulePod(pod({ pool: 'gpu' }), nodes), { nodeName: 'gpu' });
+  });
+  it('explains why nothing fits, counting reasons per node', () => {
+    const nodes = [node('a', { ready: false }), node('b', { labels: { pool: 'cpu' } }), node('c', { labels: { pool: 'cpu' } })];
+    const r = schedulePod(pod({ pool: 'gpu' }), nodes);
+    assert.ok('unschedulable' in r);
+    assert.equal(r.unschedulable, "0/3 nodes are available: 2 node(s) didn't match Pod's node affinity/selector, 1 node(s) were not ready.");
+  });
+  it('reports an empty cluster', () => {
+    assert.deepEqual(schedulePod(pod(), []), { unschedulable: '0/0 nodes are available.' });
+  });
+});
