@@ -45,6 +45,13 @@ ensure_node_modules() {
   export PATH="$(dirname "$NODE24"):$PATH"
 }
 
+# Type-checks and compiles src/ into dist/ (bin/mesh runs dist/ when it is fresh).
+build() {
+  cd "$MESH_ROOT"
+  log "type check and build (tsc, strict)"
+  node_modules/.bin/tsc -p tsconfig.json
+}
+
 docker_ok() { docker info >/dev/null 2>&1; }
 
 # There is no systemd here: start dockerd ourselves when none answers.

@@ -32,6 +32,8 @@ export interface AgentProcess {
   kubeconfig: string;
   /** Output of the agent so far, for failure messages. */
   output(): string;
+  /** The agent's process id (the node process). */
+  pid(): number;
   /** Graceful stop (SIGTERM) and wait for exit. */
   stop(): Promise<void>;
   /** SIGKILL and wait for exit. */
@@ -133,6 +135,7 @@ export async function startAgentProcess(opts: { prefix?: string } = {}): Promise
     port,
     kubeconfig,
     output: () => out,
+    pid: () => child!.pid!,
     stop: () => signal('SIGTERM'),
     kill9: () => signal('SIGKILL'),
     restart: launch,

@@ -2,17 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { dataPaths } from '../../agent/config.ts';
+import { MESH_VERSION } from '../../agent/version.ts';
 import { CliError } from '../cli-error.ts';
 import type { CliContext, GlobalOptions } from '../cli-context.ts';
 
-async function clientVersion(): Promise<string> {
-  try {
-    const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 export function registerInfo(program: Command, ctx: CliContext): void {
   program
@@ -36,7 +29,7 @@ export function registerInfo(program: Command, ctx: CliContext): void {
     .description('Print the client and server versions')
     .action(async (_opts: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
-      ctx.out(`Client Version: v${await clientVersion()}`);
+      ctx.out(`Client Version: ${MESH_VERSION.gitVersion}`);
       try {
         const client = await ctx.client(g);
         const v = await client.request<{ gitVersion?: string }>('GET', '/version');

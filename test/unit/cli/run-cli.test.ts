@@ -219,5 +219,5 @@ test('delete prints deleted and waits until gone; missing objects fail', async (
 
 test('version shows client and server versions', async () => {
   const r = await run(['version']);
-  assert.match(r.out, /^Client Version: v\d+\.\d+\.\d+\nServer Version: v1\.32\.0-mesh\n$/);
+  assert.match(r.out, /^Client Version: v1\.32\.0-mesh\.\d+\.\d+\.\d+\nServer Version: v1\.32\.0-mesh\n$/);
 });
