@@ -13,7 +13,8 @@ LAB_P2P_PORT=7946
 LAB_API_PORT=6443
 # Marks the root namespace's iptables rules that belong to the lab.
 LAB_RULE_TAG="mesh-lab"
-MESH="$MESH_ROOT/bin/mesh"
+# MESH_LAB_BIN: another mesh binary (a stub when testing the lab itself).
+MESH="${MESH_LAB_BIN:-$MESH_ROOT/bin/mesh}"
 
 ns_name() { echo "mesh-lab-h$1"; }
 ns_path() { echo "/run/netns/mesh-lab-h$1"; }
@@ -51,8 +52,8 @@ known_hosts() {
   {
     ip netns list 2>/dev/null | awk '{print $1}' | sed -n 's/^mesh-lab-h\([0-9]\+\)$/\1/p'
     ip -o link show 2>/dev/null | sed -n 's/^[0-9]\+: mlab-h\([0-9]\+\)[@:].*/\1/p'
-    for d in "$LAB_RUN"/h* "$LAB_VAR"/h*; do
-      if [ -d "$d" ]; then basename "$d" | sed -n 's/^h\([0-9]\+\)$/\1/p'; fi
+    for d in "$LAB_RUN"/h* "$LAB_VAR"/h* /sys/fs/cgroup/*/mesh-lab-h*; do
+      if [ -d "$d" ]; then basename "$d" | sed -n 's/^\(mesh-lab-\)\{0,1\}h\([0-9]\+\)$/\2/p'; fi
     done
     true
   } | sort -nu
@@ -69,38 +70,59 @@ live_pid() {
   echo "$pid"
 }
 
+# Progress for a wait: one updating line on a terminal, a line every 5 s otherwise.
+_progress_last=-1
+progress() {
+  local msg="$1" secs="$2"
+  if [ -t 2 ]; then
+    printf '\r==> %s (%ds)' "$msg" "$secs" >&2
+  elif (( secs % 5 == 0 && secs != _progress_last )); then
+    printf '==> %s (%ds)\n' "$msg" "$secs" >&2
+  fi
+  _progress_last=$secs
+}
+progress_done() {
+  if [ -t 2 ]; then printf '\r\033[K' >&2; fi
+  _progress_last=-1
+  [ -z "${1:-}" ] || printf '==> %s\n' "$1" >&2
+}
+
 # wait_until SECONDS WHAT CMD...: polls CMD every 0.5 s, showing progress.
 wait_until() {
   local limit="$1" what="$2" start=$SECONDS
   shift 2
   until "$@"; do
     if (( SECONDS - start >= limit )); then
-      printf '\n' >&2
+      progress_done
       return 1
     fi
-    printf '\r==> waiting for %s (%ds)' "$what" $((SECONDS - start)) >&2
+    progress "waiting for $what" $((SECONDS - start))
     sleep 0.5
   done
-  printf '\r==> %s: ok after %ds%20s\n' "$what" $((SECONDS - start)) '' >&2
+  progress_done "$what: ok after $((SECONDS - start))s"
 }
 
 # Stops a process we started: TERM, wait, then KILL. Waits until it is gone.
 stop_pid() {
   local pid="$1" what="$2" grace="${3:-20}" start=$SECONDS
   kill -TERM "$pid" 2>/dev/null || return 0
-  while kill -0 "$pid" 2>/dev/null; do
+  until pid_gone "$pid"; do
     if (( SECONDS - start >= grace )); then
-      log "$what did not stop within ${grace}s; sending SIGKILL"
+      progress_done "$what did not stop within ${grace}s; sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
       wait_until 10 "$what to exit after SIGKILL" pid_gone "$pid" || die "$what (pid $pid) survived SIGKILL"
       return 0
     fi
-    printf '\r==> waiting for %s (pid %s) to stop (%ds)' "$what" "$pid" $((SECONDS - start)) >&2
+    progress "waiting for $what (pid $pid) to stop" $((SECONDS - start))
     sleep 0.5
   done
-  printf '\r==> %s stopped%40s\n' "$what" '' >&2
+  progress_done "$what stopped after $((SECONDS - start))s"
 }
-pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+# A zombie counts as gone: it has exited and only waits for its parent to reap it.
+pid_gone() {
+  kill -0 "$1" 2>/dev/null || return 0
+  [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
 
 # ---------------------------------------------------------------- network
 
@@ -204,7 +226,7 @@ ensure_lab_image() {
   local h="$1" tar="$LAB_VAR/images.tar"
   hdocker "$h" image inspect "$BUSYBOX_IMAGE" >/dev/null 2>&1 && return
   if [ ! -s "$tar" ]; then
-    ensure_dockerd
+    ensure_dockerd 9<&-  # a root dockerd started here must not hold the lab lock
     ensure_images
     docker save "$BUSYBOX_IMAGE" -o "$tar.tmp" && mv "$tar.tmp" "$tar"
   fi
@@ -241,13 +263,30 @@ stop_dockerd_in() {
   done
 }
 
+# The cgroups dockerd made under --cgroup-parent outlive it: end what still runs
+# in them (container processes of a dockerd that died hard) and remove them.
+remove_cgroups() {
+  local h="$1" dir pid
+  for dir in /sys/fs/cgroup/*/"mesh-lab-h$h"; do
+    [ -d "$dir" ] || continue
+    for pid in $(cat $(find "$dir" -name cgroup.procs) 2>/dev/null | sort -u); do
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+  done
+  for dir in /sys/fs/cgroup/*/"mesh-lab-h$h"; do
+    [ -d "$dir" ] || continue
+    rmdir_tree "$dir" || wait_until 10 "cgroup $dir to empty" rmdir_tree "$dir" || log "could not remove $dir"
+  done
+}
+rmdir_tree() { find "$1" -depth -type d -exec rmdir {} + 2>/dev/null; [ ! -d "$1" ]; }
+
 # ---------------------------------------------------------------- agent
 
 agent_pid() { live_pid "$(agent_pidfile "$1")" "$(agent_data "$1")"; }
 
 api_ready() { curl -sk --max-time 2 -o /dev/null -w '%{http_code}' "https://$(host_ip "$1"):$LAB_API_PORT/readyz" 2>/dev/null | grep -qx 200; }
 
-mesh_has_join() { "$MESH" join --help >/dev/null 2>&1; }
+mesh_has_join() { "$MESH" join --help 2>&1 | grep -q '^Usage: mesh join'; }
 
 # Starts host H's agent in its namespace: `agent` when it is already a member,
 # otherwise `init` on h1 and `join` (with h1's token) elsewhere.
@@ -283,19 +322,19 @@ agent_start() {
   local start=$SECONDS
   until api_ready "$h"; do
     if ! agent_pid "$h" >/dev/null && [ -s "$(agent_pidfile "$h")" ]; then
-      printf '\n' >&2
+      progress_done
       tail -20 "$var/agent.log" >&2
       die "h$h's agent exited; see $var/agent.log"
     fi
     if (( SECONDS - start >= 90 )); then
-      printf '\n' >&2
+      progress_done
       tail -20 "$var/agent.log" >&2
       die "h$h's API did not answer within 90 s; see $var/agent.log"
     fi
-    printf '\r==> waiting for h%s'"'"'s API at https://%s:%s (%ds)' "$h" "$ip" "$LAB_API_PORT" $((SECONDS - start)) >&2
+    progress "waiting for h$h's API at https://$ip:$LAB_API_PORT" $((SECONDS - start))
     sleep 0.5
   done
-  printf '\r==> h%s'"'"'s API is up after %ds%40s\n' "$h" $((SECONDS - start)) '' >&2
+  progress_done "h$h's API is up after $((SECONDS - start))s"
 }
 
 agent_kill9() {
@@ -331,6 +370,7 @@ lab_up() {
   command -v dockerd >/dev/null || die "dockerd not found; run scripts/setup"
   command -v curl >/dev/null || die "curl not found; run scripts/setup"
   [ -z "$agents" ] || [ -x "$NODE24" ] || die "Node 24 not found; run scripts/setup"
+  [ -z "$agents" ] || mesh_has_join || die "bin/mesh has no 'join' command yet; use 'scripts/lab up N --no-agents' for the infrastructure only"
   mkdir -p "$LAB_RUN" "$LAB_VAR"
   log "lab: $n host(s) on $LAB_BRIDGE ($LAB_GW/24)"
   ensure_bridge
@@ -356,6 +396,7 @@ lab_down() {
   for h in $hosts; do remove_containers "$h"; done
   for h in $hosts; do signal_dockerd "$h"; done
   for h in $hosts; do stop_dockerd_in "$h"; done
+  for h in $hosts; do remove_cgroups "$h"; done
   # Mounts a dockerd left behind (overlay layers, container netns files).
   for mnt in $(findmnt -rn -o TARGET 2>/dev/null | grep -E "^($LAB_RUN|$LAB_VAR)(/|$)" | sort -r || true); do
     umount -l "$mnt" 2>/dev/null || true

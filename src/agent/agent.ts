@@ -1,25 +1,42 @@
 // Wires one agent together and runs its components through one lifecycle:
 // started in dependency order, stopped in reverse. Nothing here is global, so a
 // test can run several agents in one process.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dataPaths, type AgentConfig } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ensurePki } from './api/pki.ts';
 import { renderKubeconfig } from './api/kubeconfig.ts';
 import { createRegistry } from './api/registry.ts';
 import { createApiServer } from './api/server.ts';
+import { API_ENDPOINT_ANNOTATION, createRoutedLogSource } from './api/routed-log-source.ts';
 import { createAutomergeStore } from './store/automerge-store.ts';
+import { createReplicator } from './store/replicator.ts';
+import { singleWriterRule } from './store/single-writer-rule.ts';
 import { createDockerRuntime } from './kubelet/docker-runtime.ts';
 import { createKubelet } from './kubelet/kubelet.ts';
 import { createNodeStatus } from './kubelet/node-status.ts';
 import { createBinder } from './scheduler/binder.ts';
 import { createEventRecorder } from './event-recorder.ts';
+import { createNodeLifecycle, isCoordinator } from './controllers/node-lifecycle.ts';
+import { enterCluster, markLeft } from './cluster-entry.ts';
+import { createLeave } from './leave.ts';
+import type { MeshStatus } from './mesh-status.ts';
+import { createMeshHost } from '../net/mesh-host.ts';
+import { createMembership } from '../net/membership.ts';
+import { createGossipReplicationTransport } from '../net/gossip-replication-transport.ts';
+import { serveJoin } from '../net/join.ts';
+import { clusterConfigPath, pskFromConfig, rememberPeers } from '../net/cluster-config.ts';
 
 export interface RunningAgent {
   config: AgentConfig;
   /** The API's URL, e.g. https://127.0.0.1:6443 (with the real port when 0 was asked). */
   url: string;
   kubeconfigPath: string;
+  /** `host:port` other machines give to `mesh join`. */
+  joinAddress: string;
+  joinToken: string;
+  /** Resolves when the agent has left its cluster (`mesh leave`); the caller then stops it. */
+  left: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -28,28 +45,79 @@ interface Component {
   stop(): Promise<void> | void;
 }
 
+const STOP_TIMEOUT_MS = 10_000;
+const isLoopback = (ip: string) => ip.startsWith('127.') || ip === '::1' || ip === 'localhost';
+
 export async function startAgent(config: AgentConfig, logger?: Logger): Promise<RunningAgent> {
   const log = logger ?? createLogger({ level: config.logLevel, destination: config.logFile });
   const paths = dataPaths(config.dataDir);
   const started: Component[] = [];
+  let signalLeft!: () => void;
+  const left = new Promise<void>((resolve) => (signalLeft = resolve));
 
   async function stopAll(): Promise<void> {
     for (const c of started.splice(0).reverse()) {
+      const t0 = Date.now();
+      // A component that cannot stop must not keep the others (and the process) up.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS)));
       try {
-        await c.stop();
+        const outcome = await Promise.race([Promise.resolve(c.stop()).then(() => 'stopped' as const), timeout]);
+        if (outcome === 'timeout') log.error({ component: c.name, ms: STOP_TIMEOUT_MS }, 'component did not stop in time; going on');
+        else log.debug({ component: c.name, ms: Date.now() - t0 }, 'stopped');
       } catch (err) {
         log.warn({ err, component: c.name }, 'stop failed');
+      } finally {
+        clearTimeout(timer);
       }
     }
   }
 
   try {
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    const pki = await ensurePki(paths.pki, { extraNames: [config.apiHost, config.nodeName] });
+    const entry = await enterCluster(config, log);
+    const pki = await ensurePki(paths.pki, { extraNames: [config.apiHost, config.listenAddress, config.nodeName] });
 
     const store = createAutomergeStore({ dataDir: paths.store, agentId: config.nodeName, logger: log });
     await store.start();
     started.push({ name: 'store', stop: () => store.stop() });
+
+    // The mesh: libp2p host, replication of the store, membership and joins.
+    const host = await createMeshHost({
+      dataDir: config.dataDir,
+      listenAddress: config.listenAddress,
+      port: config.p2pPort,
+      psk: pskFromConfig(entry.cluster),
+      logger: log,
+    });
+    started.push({ name: 'mesh-host', stop: () => host.stop() });
+    const transport = await createGossipReplicationTransport(host);
+    const replicator = createReplicator({
+      store,
+      transport,
+      logger: log,
+      // The store's agentId is the node name, so a change's author is its node.
+      authorize: singleWriterRule((author) => author),
+      antiEntropyIntervalMs: 1000,
+    });
+    replicator.start();
+    started.push({ name: 'replicator', stop: () => replicator.stop() });
+    const membership = createMembership({
+      host,
+      nodeName: config.nodeName,
+      logger: log,
+      stateDigest: () => ({ changes: replicator.stateDigest().changes }),
+      seeds: entry.cluster.knownPeers,
+      onKnownAddrs: (addrs) => void rememberPeers(config.dataDir, addrs).catch((err) => log.warn({ err }, 'could not save peers')),
+    });
+    await membership.start();
+    started.push({ name: 'membership', stop: () => membership.stop() });
+    await serveJoin({
+      host,
+      dataDir: config.dataDir,
+      members: () => membership.members().map((m) => ({ nodeName: m.nodeName, peerId: m.peerId, addrs: m.addrs })),
+      logger: log,
+    });
 
     const registry = createRegistry({ store, logger: log });
     await registry.ensureDefaultNamespaces();
@@ -57,12 +125,18 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     const runtime = createDockerRuntime({ socketPath: config.dockerSocket, logger: log });
     const runtimeInfo = await runtime.info();
 
+    // Other agents forward log requests here. The API listens on a fixed port
+    // unless 0 was asked, which only tests do (they use loopback and fixed ports too).
+    const apiHostForPeers = config.apiHost === '0.0.0.0' ? config.listenAddress : config.apiHost;
+    const apiEndpoint = `https://${apiHostForPeers.includes(':') ? `[${apiHostForPeers}]` : apiHostForPeers}:${config.apiPort}`;
     const nodeStatus = createNodeStatus({
       nodeName: config.nodeName,
       client: registry,
       runtimeInfo,
       labels: config.nodeLabels,
+      annotations: { [API_ENDPOINT_ANNOTATION]: apiEndpoint },
       logger: log,
+      ...(isLoopback(config.listenAddress) ? {} : { nodeAddress: config.listenAddress }),
     });
     await nodeStatus.start();
     started.push({ name: 'node-status', stop: () => nodeStatus.stop() });
@@ -77,14 +151,65 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     await kubelet.start();
     started.push({ name: 'kubelet', stop: () => kubelet.stop() });
 
+    // Cluster-wide work with one writer runs on the coordinator (the lowest-named
+    // live member) until the Raft leader takes it over.
+    const members = () => membership.members().filter((m) => !m.self);
+    const coordinating = () => isCoordinator(config.nodeName, members());
     const events = createEventRecorder({
       client: registry,
       source: { component: 'default-scheduler', host: config.nodeName },
       logger: log,
     });
-    const binder = createBinder({ client: registry, binding: registry, events, logger: log });
+    const binder = createBinder({ client: registry, binding: registry, events, logger: log, isActive: coordinating });
     binder.start();
     started.push({ name: 'binder', stop: () => binder.stop() });
+    const lifecycle = createNodeLifecycle({ selfName: config.nodeName, client: registry, members, logger: log });
+    const offMembership = membership.onChange(() => {
+      void lifecycle.reconcile();
+      binder.resync();
+    });
+    const lifecycleTimer = setInterval(() => void lifecycle.reconcile(), 1000);
+    started.push({
+      name: 'node-lifecycle',
+      stop: () => {
+        offMembership();
+        clearInterval(lifecycleTimer);
+      },
+    });
+
+    const leave = createLeave({
+      nodeName: config.nodeName,
+      client: registry,
+      beforeNodeDelete: () => nodeStatus.stop(),
+      announce: () => membership.announceLeave(),
+      flush: async () => {
+        await Promise.allSettled(host.connectedPeers().map((p) => replicator.syncWith(p)));
+      },
+      forget: async () => {
+        await markLeft(config.dataDir);
+        await rm(clusterConfigPath(config.dataDir), { force: true });
+      },
+      logger: log,
+    });
+
+    const meshStatus = (): MeshStatus => {
+      const known = replicator.stateDigest().changes;
+      return {
+        clusterName: entry.cluster.clusterName,
+        nodeName: config.nodeName,
+        peerId: host.peerId,
+        knownChanges: known,
+        members: membership.members().map((m) => ({
+          nodeName: m.nodeName,
+          peerId: m.peerId,
+          addresses: m.addrs,
+          status: m.status,
+          lastContact: m.self ? undefined : new Date(m.lastSeen).toISOString(),
+          behind: m.self ? 0 : Math.max(0, known - m.stateDigest.changes),
+          self: m.self,
+        })),
+      };
+    };
 
     const server = createApiServer({
       registry,
@@ -93,7 +218,25 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       host: config.apiHost,
       port: config.apiPort,
       logger: log,
-      logSource: kubelet,
+      logSource: createRoutedLogSource({
+        nodeName: config.nodeName,
+        local: kubelet,
+        client: registry,
+        caPem: pki.caCertPem,
+        token: pki.adminToken,
+      }),
+      meshRoutes: {
+        '/mesh/v1/status': { method: 'GET', handle: async () => meshStatus() },
+        '/mesh/v1/leave': {
+          method: 'POST',
+          handle: async () => {
+            const result = await leave.run();
+            // Answer first; the caller stops the agent once it sees `left`.
+            setTimeout(signalLeft, 200).unref();
+            return result;
+          },
+        },
+      },
     });
     await server.start();
     started.push({ name: 'api', stop: () => server.stop() });
@@ -106,13 +249,24 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
         caPem: pki.caCertPem,
         clientCertPem: pki.adminCertPem,
         clientKeyPem: pki.adminKeyPem,
-        clusterName: 'mesh',
+        clusterName: entry.cluster.clusterName,
         userName: 'mesh-admin',
       }),
       { mode: 0o600 },
     );
-    log.info({ url, node: config.nodeName, dataDir: config.dataDir }, 'agent started');
-    return { config, url, kubeconfigPath: paths.adminKubeconfig, stop: stopAll };
+    const p2pPort = Number(/\/tcp\/(\d+)/.exec(host.multiaddrs()[0] ?? '')?.[1] ?? config.p2pPort);
+    const joinAddress = `${config.listenAddress.includes(':') ? `[${config.listenAddress}]` : config.listenAddress}:${p2pPort}`;
+    await writeFile(paths.joinToken, `${entry.token}\n`, { mode: 0o600 });
+    log.info({ url, node: config.nodeName, peerId: host.peerId, joinAddress, dataDir: config.dataDir }, 'agent started');
+    return {
+      config,
+      url,
+      kubeconfigPath: paths.adminKubeconfig,
+      joinAddress,
+      joinToken: entry.token,
+      left,
+      stop: stopAll,
+    };
   } catch (err) {
     await stopAll();
     throw err;

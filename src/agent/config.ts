@@ -12,6 +12,16 @@ export interface AgentConfig {
   nodeName: string;
   /** Extra labels for this node (`--node-labels k=v,...`). */
   nodeLabels: Record<string, string>;
+  /** Address the peer-to-peer (libp2p) listener binds and announces. */
+  listenAddress: string;
+  /** libp2p TCP port; 0 picks a free one. */
+  p2pPort: number;
+  /**
+   * How this agent enters a cluster: found a new one (`init`), join one through
+   * a member's address with a token (`join`), or restart as the member its data
+   * directory says it is (`agent`; founds a cluster when the directory is new).
+   */
+  membership: { mode: 'init' } | { mode: 'agent' } | { mode: 'join'; address: string; token: string };
   /** Docker daemon socket. */
   dockerSocket: string;
   /** Docker network the pod sandboxes join. */
@@ -23,6 +33,7 @@ export interface AgentConfig {
 
 export const DEFAULT_DATA_DIR = process.env.MESH_DATA_DIR ?? '/var/lib/mesh';
 export const DEFAULT_API_PORT = 6443;
+export const DEFAULT_P2P_PORT = 7946;
 
 export function defaultConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
   const dataDir = overrides.dataDir ?? DEFAULT_DATA_DIR;
@@ -32,6 +43,9 @@ export function defaultConfig(overrides: Partial<AgentConfig> = {}): AgentConfig
     apiPort: DEFAULT_API_PORT,
     nodeName: hostname().toLowerCase(),
     nodeLabels: {},
+    listenAddress: '127.0.0.1',
+    p2pPort: DEFAULT_P2P_PORT,
+    membership: { mode: 'agent' },
     dockerSocket: process.env.DOCKER_HOST?.replace(/^unix:\/\//, '') ?? '/var/run/docker.sock',
     podNetwork: 'bridge',
     logLevel: process.env.MESH_LOG_LEVEL ?? 'info',
@@ -47,5 +61,6 @@ export function dataPaths(dataDir: string) {
     adminKubeconfig: join(dataDir, 'admin.kubeconfig'),
     log: join(dataDir, 'agent.log'),
     pid: join(dataDir, 'agent.pid'),
+    joinToken: join(dataDir, 'join-token'),
   };
 }

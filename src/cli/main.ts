@@ -3,8 +3,8 @@ import { runCli } from './run.ts';
 
 const controller = new AbortController();
 // Long-running commands (watch, logs -f, delete --wait) end cleanly on Ctrl-C;
-// init/agent listen for the signals themselves to stop the agent.
-const long = new Set(['init', 'agent']);
+// init/join/agent listen for the signals themselves to stop the agent.
+const long = new Set(['init', 'join', 'agent']);
 const runsAgent = long.has(process.argv.slice(2).find((a) => !a.startsWith('-')) ?? '');
 if (!runsAgent) {
   process.once('SIGINT', () => controller.abort());
@@ -17,5 +17,6 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signal: controller.signal });
 process.exitCode = code;
-// An agent that failed half-way through starting may leave handles open; don't hang.
+// An agent leaves library handles (sockets, timers) open even after a clean stop,
+// and one that failed half-way through starting may too; don't hang.
 if (runsAgent) process.exit(code);

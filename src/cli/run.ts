@@ -10,6 +10,7 @@ import { registerDescribe } from './commands/describe.ts';
 import { registerGet } from './commands/get.ts';
 import { registerInfo } from './commands/info.ts';
 import { registerLogs } from './commands/logs.ts';
+import { registerMesh } from './commands/mesh.ts';
 import type { ManifestValidator } from './manifests.ts';
 
 export type { CliIo };
@@ -39,6 +40,7 @@ export function buildProgram(io: CliIo, opts: RunOptions = {}): Command {
   registerDelete(program, ctx);
   registerLogs(program, ctx);
   registerInfo(program, ctx);
+  registerMesh(program, ctx);
   for (const c of program.commands) {
     c.exitOverride();
     c.configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });

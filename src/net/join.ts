@@ -21,7 +21,7 @@ import { ensurePki } from '../agent/api/pki.ts';
 import { dataPaths } from '../agent/config.ts';
 import { caCertHash, createJoinToken, parseJoinToken, PSK_LENGTH } from './join-token.ts';
 import { hasClusterConfig, loadClusterConfig, pskFromConfig, saveClusterConfig, type ClusterConfig } from './cluster-config.ts';
-import { createMeshHost, DEFAULT_MESH_PORT, type MeshHost } from './mesh-host.ts';
+import { createMeshHost, DEFAULT_MESH_PORT, generatePeerKey, loadPeerKey, savePeerKey, type MeshHost } from './mesh-host.ts';
 import { JoinRefused, PeerUnreachable, RemoteError } from './errors.ts';
 
 export const JOIN_PROTOCOL = '/mesh/join/1.0.0';
@@ -166,9 +166,19 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinResult> {
     throw new JoinRefused(`${opts.dataDir} already belongs to a cluster with another CA; use an empty data directory`);
   }
 
+  // A temporary host keeps its key in memory until the join succeeds, so a
+  // refused join leaves the data directory untouched.
+  const tempKey = opts.host ? undefined : ((await loadPeerKey(opts.dataDir)) ?? (await generatePeerKey()));
   const host =
     opts.host ??
-    (await createMeshHost({ dataDir: opts.dataDir, listenAddress: '127.0.0.1', port: 0, psk: token.psk, logger: opts.logger }));
+    (await createMeshHost({
+      dataDir: opts.dataDir,
+      listenAddress: '127.0.0.1',
+      port: 0,
+      psk: token.psk,
+      logger: opts.logger,
+      privateKey: tempKey,
+    }));
   let bundle: JoinBundle;
   let remotePeer: string;
   try {
@@ -203,6 +213,7 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinResult> {
   }
 
   await mkdir(pkiDir, { recursive: true, mode: 0o700 });
+  if (tempKey) await savePeerKey(opts.dataDir, tempKey);
   await writeSecret(join(pkiDir, PKI_FILES.caKey), bundle.caKeyPem);
   await writeFile(join(pkiDir, PKI_FILES.caCert), bundle.caCertPem, { mode: 0o644 });
   await writeSecret(join(pkiDir, PKI_FILES.adminKey), bundle.adminKeyPem);

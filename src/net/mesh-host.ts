@@ -35,6 +35,8 @@ export interface MeshHostOptions {
   /** The cluster's 32-byte pre-shared key. */
   psk: Uint8Array;
   logger: Logger;
+  /** Use this identity instead of <dataDir>/net/peer.key (nothing is written then). */
+  privateKey?: PrivateKey;
   /** Gossipsub heartbeat; short so that messages spread well under 500 ms. */
   gossipHeartbeatMs?: number;
   /** Largest request or response accepted on a stream. */
@@ -56,14 +58,15 @@ export interface MeshHost {
   readonly peerId: string;
   /** Listening addresses, each ending in /p2p/<peerId>. */
   multiaddrs(): string[];
-  /** Connects to a multiaddr; resolves to the remote peer id. */
+  /** Connects to a multiaddr; resolves to the remote peer id. Fails with PeerUnreachable. */
   dial(addr: string, opts?: RequestOptions): Promise<string>;
   publish(topic: string, data: Uint8Array): Promise<void>;
   /** Calls handler for every message on topic signed by another peer; returns an unsubscribe function. */
   subscribe(topic: string, handler: GossipHandler): () => void;
   /** Peers known to be subscribed to topic. */
   topicPeers(topic: string): string[];
-  handle(protocol: string, handler: RequestHandler): Promise<void>;
+  /** Serves protocol; opts.timeoutMs bounds reading the request, running the handler and answering. */
+  handle(protocol: string, handler: RequestHandler, opts?: RequestOptions): Promise<void>;
   /** Sends one request to a peer id (already connected or in the peer store) or a multiaddr; resolves to the response. */
   request(target: string, protocol: string, data: Uint8Array, opts?: RequestOptions): Promise<Uint8Array>;
   connectedPeers(): string[];
@@ -84,16 +87,35 @@ export function swarmKey(psk: Uint8Array): Uint8Array {
   return new TextEncoder().encode(`/key/swarm/psk/1.0.0/\n/base16/\n${Buffer.from(psk).toString('hex')}`);
 }
 
-/** Loads the node's identity key, creating it on first use so the peer id survives restarts. */
-export async function loadOrCreatePeerKey(dataDir: string): Promise<PrivateKey> {
-  const dir = join(dataDir, 'net');
-  const path = join(dir, 'peer.key');
-  if (existsSync(path)) return privateKeyFromProtobuf(new Uint8Array(await readFile(path)));
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const key = await generateKeyPair('Ed25519');
+function peerKeyPath(dataDir: string): string {
+  return join(dataDir, 'net', 'peer.key');
+}
+
+/** The node's persisted identity key, if it has one. */
+export async function loadPeerKey(dataDir: string): Promise<PrivateKey | undefined> {
+  const path = peerKeyPath(dataDir);
+  if (!existsSync(path)) return undefined;
+  return privateKeyFromProtobuf(new Uint8Array(await readFile(path)));
+}
+
+export async function savePeerKey(dataDir: string, key: PrivateKey): Promise<void> {
+  const path = peerKeyPath(dataDir);
+  await mkdir(join(dataDir, 'net'), { recursive: true, mode: 0o700 });
   const tmp = `${path}.tmp`;
   await writeFile(tmp, privateKeyToProtobuf(key), { mode: 0o600 });
   await rename(tmp, path);
+}
+
+export function generatePeerKey(): Promise<PrivateKey> {
+  return generateKeyPair('Ed25519');
+}
+
+/** Loads the node's identity key, creating it on first use so the peer id survives restarts. */
+export async function loadOrCreatePeerKey(dataDir: string): Promise<PrivateKey> {
+  const existing = await loadPeerKey(dataDir);
+  if (existing) return existing;
+  const key = await generatePeerKey();
+  await savePeerKey(dataDir, key);
   return key;
 }
 
@@ -106,7 +128,7 @@ type Services = {
 export async function createMeshHost(opts: MeshHostOptions): Promise<MeshHost> {
   const log = opts.logger.child({ component: 'mesh-host' });
   const maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
-  const privateKey = await loadOrCreatePeerKey(opts.dataDir);
+  const privateKey = opts.privateKey ?? (await loadOrCreatePeerKey(opts.dataDir));
   const family = isIPv6(opts.listenAddress) ? 'ip6' : 'ip4';
 
   const node: Libp2p<Services> = await createLibp2p<Services>({
@@ -181,7 +203,9 @@ export async function createMeshHost(opts: MeshHostOptions): Promise<MeshHost> {
         const conn = await node.dial(ma, { signal });
         return conn.remotePeer.toString();
       } catch (err) {
-        if (signal.aborted) throw new RequestTimeout(`dial ${addr} timed out after ${timeoutMs} ms`, { cause: err });
+        // A peer outside the private network may stall the handshake rather than
+        // reset it: either way it is unreachable.
+        if (signal.aborted) throw new PeerUnreachable(`dial ${addr} timed out after ${timeoutMs} ms`, { cause: err });
         throw new PeerUnreachable(`dial ${addr} failed: ${(err as Error).message}`, { cause: err });
       }
     },
@@ -211,10 +235,11 @@ export async function createMeshHost(opts: MeshHostOptions): Promise<MeshHost> {
 
     topicPeers: (topic) => node.services.pubsub.getSubscribers(topic).map(String),
 
-    async handle(protocol, handler) {
+    async handle(protocol, handler, o = {}) {
+      const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       await node.handle(protocol, async (stream, connection) => {
         const from = connection.remotePeer.toString();
-        const signal = AbortSignal.timeout(DEFAULT_TIMEOUT_MS);
+        const signal = AbortSignal.timeout(timeoutMs);
         try {
           const request = await readFrame(stream, signal, maxBytes);
           let status = STATUS_OK;

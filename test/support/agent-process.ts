@@ -29,6 +29,8 @@ export interface AgentProcess {
   nodeName: string;
   dataDir: string;
   port: number;
+  /** libp2p port; `127.0.0.1:<p2pPort>` is this agent's join address. */
+  p2pPort: number;
   kubeconfig: string;
   /** Output of the agent so far, for failure messages. */
   output(): string;
@@ -46,10 +48,20 @@ export interface AgentProcess {
   api(method: string, path: string, body?: unknown, contentType?: string): Promise<{ status: number; body: any }>;
 }
 
-export async function startAgentProcess(opts: { prefix?: string } = {}): Promise<AgentProcess> {
+export interface StartOptions {
+  prefix?: string;
+  /** Join the cluster of this agent instead of founding one. */
+  joinVia?: AgentProcess;
+  /** Join with this token instead of joinVia's real one (refusal tests). */
+  token?: string;
+}
+
+export async function startAgentProcess(opts: StartOptions = {}): Promise<AgentProcess> {
   const nodeName = `${opts.prefix ?? 'e2e'}-${Math.random().toString(36).slice(2, 8)}`;
   const dataDir = await mkdtemp(join(tmpdir(), `mesh-${nodeName}-`));
   const port = await freePort();
+  const p2pPort = await freePort();
+  let firstStart = true;
   const kubeconfig = join(dataDir, 'admin.kubeconfig');
   let child: ChildProcess | undefined;
   let out = '';
@@ -57,11 +69,14 @@ export async function startAgentProcess(opts: { prefix?: string } = {}): Promise
 
   async function launch(): Promise<void> {
     out = '';
-    child = spawn(
-      MESH_BIN,
-      ['agent', '--data-dir', dataDir, '--api-port', String(port), '--node-name', nodeName, '--log-level', 'info'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const common = ['--data-dir', dataDir, '--api-port', String(port), '--p2p-port', String(p2pPort), '--node-name', nodeName];
+    let args = ['agent', ...common];
+    if (firstStart && opts.joinVia) {
+      const token = opts.token ?? (await readFile(join(opts.joinVia.dataDir, 'join-token'), 'utf8')).trim();
+      args = ['join', `127.0.0.1:${opts.joinVia.p2pPort}`, '--token', token, ...common];
+    }
+    firstStart = false;
+    child = spawn(MESH_BIN, [...args, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));
     exited = new Promise((res) => child!.once('exit', () => res()));
@@ -133,6 +148,7 @@ export async function startAgentProcess(opts: { prefix?: string } = {}): Promise
     nodeName,
     dataDir,
     port,
+    p2pPort,
     kubeconfig,
     output: () => out,
     pid: () => child!.pid!,
@@ -174,6 +190,8 @@ export async function runCommand(
     p.stdout.on('data', (d) => (stdout += d));
     p.stderr.on('data', (d) => (stderr += d));
     p.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+    // A command that exits before reading its input must not crash the test with EPIPE.
+    p.stdin.on('error', () => {});
     p.stdin.end(input ?? '');
   });
 }

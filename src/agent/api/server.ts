@@ -33,6 +33,16 @@ export interface ApiServerOptions {
   logger: Logger;
   logSource?: PodLogSource;
   maxBodyBytes?: number;
+  /**
+   * Mesh's own endpoints (e.g. `/mesh/v1/status`), keyed by exact path. They are
+   * authenticated like the rest of the API and answer with JSON.
+   */
+  meshRoutes?: Record<string, MeshRoute>;
+}
+
+export interface MeshRoute {
+  method: 'GET' | 'POST';
+  handle(): Promise<unknown>;
 }
 
 export interface ApiServer {
@@ -71,7 +81,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
 
   async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
-    if (req.method !== 'GET' && req.method !== 'HEAD' && !path.startsWith('/api')) {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !path.startsWith('/api') && !path.startsWith('/mesh/')) {
       throw new MethodNotAllowed(`method ${req.method} is not supported on ${path}`);
     }
     switch (path) {
@@ -89,6 +99,11 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
         return serveOpenApiV2(res);
       case '/openapi/v3':
         return serveOpenApiV3(res);
+    }
+    const meshRoute = opts.meshRoutes?.[path];
+    if (meshRoute) {
+      if (req.method !== meshRoute.method) throw new MethodNotAllowed(`method ${req.method} is not supported on ${path}`);
+      return sendJson(res, 200, await meshRoute.handle());
     }
     const segs = path.split('/').filter(Boolean);
     if (segs[0] === 'api' && segs.length === 2 && req.method === 'GET') {

@@ -16,6 +16,8 @@ export interface NodeStatusOptions {
   runtimeInfo: RuntimeInfo;
   /** Extra labels (`--node-labels`). */
   labels?: Record<string, string>;
+  /** Annotations this agent keeps on its Node (e.g. where its API answers). */
+  annotations?: Record<string, string>;
   logger: Logger;
   nodeAddress?: string;
   heartbeatMs?: number;
@@ -70,6 +72,7 @@ export function createNodeStatus(opts: NodeStatusOptions): NodeStatusReporter {
   const goArch = GO_ARCH[arch()] ?? arch();
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> | undefined;
+  const annotations = opts.annotations ?? {};
 
   const labels = {
     'kubernetes.io/hostname': opts.nodeName,
@@ -138,14 +141,21 @@ export function createNodeStatus(opts: NodeStatusOptions): NodeStatusReporter {
       await opts.client.create<KubeObject>('nodes', {
         apiVersion: 'v1',
         kind: 'Node',
-        metadata: { name: opts.nodeName, labels },
+        metadata: { name: opts.nodeName, labels, annotations },
         spec: {},
         status: status(undefined),
       });
-    } else if (Object.entries(labels).some(([k, v]) => existing.metadata.labels?.[k] !== v)) {
+    } else if (
+      Object.entries(labels).some(([k, v]) => existing.metadata.labels?.[k] !== v) ||
+      Object.entries(annotations).some(([k, v]) => existing.metadata.annotations?.[k] !== v)
+    ) {
       await opts.client.update<KubeObject>('nodes', {
         ...existing,
-        metadata: { ...existing.metadata, labels: { ...(existing.metadata.labels ?? {}), ...labels } },
+        metadata: {
+          ...existing.metadata,
+          labels: { ...(existing.metadata.labels ?? {}), ...labels },
+          annotations: { ...(existing.metadata.annotations ?? {}), ...annotations },
+        },
       });
     }
   }

@@ -18,6 +18,8 @@ export interface Binder {
   start(): void;
   stop(): Promise<void>;
   idle(): Promise<void>;
+  /** Looks at every pending pod again (e.g. after this agent became the one that binds). */
+  resync(): void;
 }
 
 const SCHEDULER_NAME = 'default-scheduler';
@@ -36,6 +38,11 @@ export function createBinder(opts: {
   events: EventRecorder;
   logger: Logger;
   clock?: () => Date;
+  /**
+   * Whether this agent binds now. One agent must (two would bind the same pod
+   * to different nodes); today the mesh coordinator, the Raft leader later.
+   */
+  isActive?: () => boolean;
 }): Binder {
   const { client } = opts;
   const clock = opts.clock ?? (() => new Date());
@@ -44,10 +51,16 @@ export function createBinder(opts: {
 
   async function reconcile(key: string): Promise<void> {
     const [namespace, name] = key.split('/') as [string, string];
+    if (opts.isActive && !opts.isActive()) return;
     const pod = client.get<Pod>('pods', namespace, name);
     if (!pod || !needsBinding(pod)) return;
     const nodes = client.list('nodes').items;
-    const result = schedulePod(pod, nodes);
+    const podsPerNode = new Map<string, number>();
+    for (const p of client.list<Pod>('pods').items) {
+      const n = p.spec.nodeName;
+      if (n && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed') podsPerNode.set(n, (podsPerNode.get(n) ?? 0) + 1);
+    }
+    const result = schedulePod(pod, nodes, podsPerNode);
     if ('nodeName' in result) {
       await opts.binding.bind(namespace, name, result.nodeName);
       log.info({ pod: key, node: result.nodeName }, 'bound');
@@ -101,5 +114,6 @@ export function createBinder(opts: {
       await queue.stop();
     },
     idle: () => queue.idle(),
+    resync: enqueuePending,
   };
 }

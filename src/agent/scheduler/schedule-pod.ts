@@ -20,8 +20,12 @@ function matchesSelector(node: NodeLike, selector: Record<string, string> | unde
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
-/** Filters nodes in a fixed order and counts why each was rejected, as kube-scheduler reports it. */
-export function schedulePod(pod: Pod, nodes: NodeLike[]): ScheduleResult {
+/**
+ * Filters nodes in a fixed order and counts why each was rejected, as
+ * kube-scheduler reports it; among the nodes that fit, the one running the
+ * fewest pods wins (ties by name, so every run decides the same).
+ */
+export function schedulePod(pod: Pod, nodes: NodeLike[], podsPerNode: ReadonlyMap<string, number> = new Map()): ScheduleResult {
   const reasons = new Map<string, number>();
   const reject = (why: string) => reasons.set(why, (reasons.get(why) ?? 0) + 1);
   const fit: NodeLike[] = [];
@@ -35,7 +39,7 @@ export function schedulePod(pod: Pod, nodes: NodeLike[]): ScheduleResult {
     const parts = [...reasons.entries()].sort((a, b) => a[0].localeCompare(b[0])).map(([why, n]) => `${n} ${why}`);
     return { unschedulable: `0/${nodes.length} nodes are available${parts.length ? `: ${parts.join(', ')}` : ''}.` };
   }
-  // Deterministic choice among equals; scoring arrives with the real scheduler.
-  fit.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  const load = (n: NodeLike) => podsPerNode.get(n.metadata.name ?? '') ?? 0;
+  fit.sort((a, b) => load(a) - load(b) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
   return { nodeName: fit[0]!.metadata.name! };
 }

@@ -6,8 +6,14 @@ import { CliError } from '../cli-error.ts';
 import type { CliContext, GlobalOptions } from '../cli-context.ts';
 
 interface AgentOpts {
+  dataDir?: string;
   apiPort?: string;
   apiHost?: string;
+  listenAddress?: string;
+  p2pPort?: string;
+  dockerSocket?: string;
+  podNetwork?: string;
+  token?: string;
   nodeName?: string;
   nodeLabels?: string;
   logLevel?: string;
@@ -26,14 +32,26 @@ export function parseNodeLabels(s: string | undefined): Record<string, string> {
   return out;
 }
 
-export function agentConfigFrom(opts: AgentOpts, dataDir: string): AgentConfig {
-  const overrides: Partial<AgentConfig> = { dataDir, nodeLabels: parseNodeLabels(opts.nodeLabels) };
-  if (opts.apiPort !== undefined) {
-    const port = Number(opts.apiPort);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`invalid --api-port "${opts.apiPort}": use 0-65535`);
-    overrides.apiPort = port;
-  }
+function parsePort(flag: string, value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`invalid ${flag} "${value}": use 0-65535`);
+  return port;
+}
+
+export function agentConfigFrom(
+  opts: AgentOpts,
+  dataDir: string,
+  membership: AgentConfig['membership'] = { mode: 'agent' },
+): AgentConfig {
+  const overrides: Partial<AgentConfig> = { dataDir, nodeLabels: parseNodeLabels(opts.nodeLabels), membership };
+  if (opts.apiPort !== undefined) overrides.apiPort = parsePort('--api-port', opts.apiPort);
+  if (opts.p2pPort !== undefined) overrides.p2pPort = parsePort('--p2p-port', opts.p2pPort);
   if (opts.apiHost) overrides.apiHost = opts.apiHost;
+  // Peers reach this agent where its API is, unless told otherwise.
+  const listen = opts.listenAddress ?? (opts.apiHost && opts.apiHost !== '0.0.0.0' ? opts.apiHost : undefined);
+  if (listen) overrides.listenAddress = listen;
+  if (opts.dockerSocket) overrides.dockerSocket = opts.dockerSocket;
+  if (opts.podNetwork) overrides.podNetwork = opts.podNetwork;
   if (opts.nodeName) overrides.nodeName = opts.nodeName.toLowerCase();
   if (opts.logLevel) overrides.logLevel = opts.logLevel;
   if (opts.logFile) overrides.logFile = opts.logFile;
@@ -71,6 +89,12 @@ async function runAgent(ctx: CliContext, config: AgentConfig, first: boolean): P
   const kubeconfig = agent.kubeconfigPath ?? dataPaths(config.dataDir).adminKubeconfig;
   ctx.err(`Mesh agent "${config.nodeName}" is running; API at ${agent.url ?? `https://${config.apiHost}:${config.apiPort}`}`);
   if (first) {
+    ctx.err('');
+    ctx.err('To add a machine to this cluster, run on it:');
+    // On a line of its own, so scripts can pick it up.
+    ctx.out(`mesh join ${agent.joinAddress} --token ${agent.joinToken}`);
+    ctx.err(`(the token is also in ${dataPaths(config.dataDir).joinToken})`);
+    ctx.err('');
     ctx.err(`Admin kubeconfig: ${kubeconfig}`);
     ctx.err('');
     ctx.err('Next steps:');
@@ -80,7 +104,7 @@ async function runAgent(ctx: CliContext, config: AgentConfig, first: boolean): P
     ctx.err('');
   }
   ctx.err('Press Ctrl-C to stop.');
-  const why = await untilShutdown(ctx.io.signal);
+  const why = await Promise.race([untilShutdown(ctx.io.signal), agent.left.then(() => 'left the cluster')]);
   ctx.err(`Stopping (${why})...`);
   await agent.stop();
   ctx.err('Stopped.');
@@ -93,6 +117,10 @@ function agentCommand(program: Command, name: string, description: string): Comm
     .option('--data-dir <dir>', 'where state, certificates and the kubeconfig live (default $MESH_DATA_DIR or /var/lib/mesh)')
     .option('--api-port <port>', 'HTTPS port of the Kubernetes API (default 6443)')
     .option('--api-host <host>', 'address the API listens on (default 127.0.0.1)')
+    .option('--listen-address <ip>', 'address for peer-to-peer traffic (default: the --api-host, else 127.0.0.1)')
+    .option('--p2p-port <port>', 'peer-to-peer TCP port (default 7946)')
+    .option('--docker-socket <path>', 'Docker daemon socket (default /var/run/docker.sock)')
+    .option('--pod-network <name>', 'Docker network for pod sandboxes (default bridge)')
     .option('--node-name <name>', 'name of this node (default: the host name)')
     .option('--node-labels <k=v,...>', 'extra labels for this node')
     .option('--log-level <level>', 'trace, debug, info, warn or error')
@@ -100,16 +128,25 @@ function agentCommand(program: Command, name: string, description: string): Comm
 }
 
 export function registerAgent(program: Command, ctx: CliContext): void {
-  agentCommand(program, 'init', 'Start the first node of a new cluster (runs in the foreground)').action(
-    async (opts: AgentOpts & { dataDir?: string }, cmd: Command) => {
-      const g = cmd.optsWithGlobals<GlobalOptions>();
-      await runAgent(ctx, agentConfigFrom(opts, opts.dataDir ?? ctx.dataDir(g)), true);
+  const dataDirOf = (opts: AgentOpts, cmd: Command) => opts.dataDir ?? ctx.dataDir(cmd.optsWithGlobals<GlobalOptions>());
+  agentCommand(program, 'init', 'Found a new cluster with this machine as its first node (runs in the foreground)').action(
+    async (opts: AgentOpts, cmd: Command) => {
+      await runAgent(ctx, agentConfigFrom(opts, dataDirOf(opts, cmd), { mode: 'init' }), true);
     },
   );
-  agentCommand(program, 'agent', 'Run an agent on this machine (runs in the foreground)').action(
-    async (opts: AgentOpts & { dataDir?: string }, cmd: Command) => {
-      const g = cmd.optsWithGlobals<GlobalOptions>();
-      await runAgent(ctx, agentConfigFrom(opts, opts.dataDir ?? ctx.dataDir(g)), false);
+  agentCommand(program, 'join', 'Join this machine to a cluster through one member (runs in the foreground)')
+    .argument('<address>', 'a member\'s peer-to-peer address, HOST:PORT (printed by "mesh init")')
+    .requiredOption('--token <token>', 'the join token printed by "mesh init"')
+    .action(async (address: string, opts: AgentOpts, cmd: Command) => {
+      if (!/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(address)) {
+        throw new CliError(`invalid address "${address}": use HOST:PORT, e.g. 10.0.0.1:7946`);
+      }
+      const membership = { mode: 'join' as const, address, token: opts.token! };
+      await runAgent(ctx, agentConfigFrom(opts, dataDirOf(opts, cmd), membership), false);
+    });
+  agentCommand(program, 'agent', 'Run this machine\'s agent: rejoins its cluster from the data directory (runs in the foreground)').action(
+    async (opts: AgentOpts, cmd: Command) => {
+      await runAgent(ctx, agentConfigFrom(opts, dataDirOf(opts, cmd), { mode: 'agent' }), false);
     },
   );
 }

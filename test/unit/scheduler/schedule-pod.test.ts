@@ -27,6 +27,10 @@ describe('schedulePod', () => {
     const nodes = [node('cpu', { labels: { pool: 'cpu' } }), node('gpu', { labels: { pool: 'gpu' } })];
     assert.deepEqual(schedulePod(pod({ pool: 'gpu' }), nodes), { nodeName: 'gpu' });
   });
+  it('prefers the node running the fewest pods', () => {
+    const load = new Map([['a', 3], ['b', 1], ['c', 1]]);
+    assert.deepEqual(schedulePod(pod(), [node('a'), node('b'), node('c')], load), { nodeName: 'b' });
+  });
   it('explains why nothing fits, counting reasons per node', () => {
     const nodes = [node('a', { ready: false }), node('b', { labels: { pool: 'cpu' } }), node('c', { labels: { pool: 'cpu' } })];
     const r = schedulePod(pod({ pool: 'gpu' }), nodes);

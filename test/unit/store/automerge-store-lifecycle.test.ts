@@ -173,12 +173,37 @@ describe('automerge store: replication seams', () => {
     await b.stop();
   });
 
-  it('reports a name held by another incarnation instead of merging two objects', async () => {
-    const { a, b, fromA, deliver } = await pair();
-    await a.create('pods', makePod('same'));
-    const mine = await b.create('pods', makePod('same'));
-    assert.deepEqual(await deliver(fromA, b), ['name-conflict']);
-    assert.equal(b.get('pods', 'default', 'same')!.metadata.uid, mine.metadata.uid);
+  it('concurrent creates of one name: the greater (create HLC, uid) wins on both agents', async () => {
+    const { a, b, fromA, fromB, deliver } = await pair();
+    const onA = await a.create('pods', makePod('same'));
+    const onB = await b.create('pods', makePod('same'));
+    const events: StoreEvent[] = [];
+    a.watch({}, (e) => events.push(e));
+    b.watch({}, (e) => events.push(e));
+    const resA = await deliver(fromA, b);
+    const resB = await deliver(fromB, a);
+    const ia = a.incarnation(onA.metadata.uid!)!;
+    const ib = b.incarnation(onB.metadata.uid!)!;
+    const aWins = ia.created !== ib.created ? ia.created > ib.created : ia.uid > ib.uid;
+    const winner = aWins ? onA : onB;
+    const loser = aWins ? onB : onA;
+    for (const s of [a, b]) {
+      assert.equal(s.get('pods', 'default', 'same')!.metadata.uid, winner.metadata.uid);
+      assert.equal(s.incarnation(loser.metadata.uid!)!.live, false);
+      assert.equal(s.incarnation(winner.metadata.uid!)!.live, true);
+    }
+    // Where the loser was live it is DELETED and the winner ADDED; elsewhere nothing happens.
+    assert.deepEqual(aWins ? [resA, resB] : [resB, resA], [['applied'], ['superseded']]);
+    assert.deepEqual(
+      events.map((e) => [e.type, e.object.metadata.uid]),
+      [['DELETED', loser.metadata.uid], ['ADDED', winner.metadata.uid]],
+    );
+    // A re-create after deleting the winner gets a later HLC than both, so it holds the name everywhere.
+    await a.delete('pods', 'default', 'same');
+    const again = await a.create('pods', makePod('same'));
+    await deliver(fromA, b);
+    assert.equal(b.get('pods', 'default', 'same')!.metadata.uid, again.metadata.uid);
+    assert.ok(a.incarnation(again.metadata.uid!)!.created > a.incarnation(winner.metadata.uid!)!.created);
     await a.stop();
     await b.stop();
   });

@@ -1,0 +1,47 @@
+// `mesh status` (the peers this agent sees) and `mesh leave` (take this
+// machine out of its cluster cleanly).
+import type { Command } from 'commander';
+import type { LeaveResult, MeshStatus } from '../../agent/mesh-status.ts';
+import { humanDuration } from '../../agent/api/format-duration.ts';
+import { formatColumns } from '../table-printer.ts';
+import type { CliContext, GlobalOptions } from '../cli-context.ts';
+
+export function statusLines(s: MeshStatus, now = Date.now()): string[] {
+  const rows = [...s.members]
+    .sort((a, b) => a.nodeName.localeCompare(b.nodeName))
+    .map((m) => [
+      m.self ? `${m.nodeName} (this agent)` : m.nodeName,
+      m.status,
+      m.addresses[0] ?? '<none>',
+      m.self ? '-' : m.lastContact ? `${humanDuration(Math.max(0, now - Date.parse(m.lastContact)))} ago` : 'never',
+      m.self ? '-' : String(m.behind),
+      m.peerId,
+    ]);
+  return [
+    `Cluster ${s.clusterName}: ${s.members.length} member(s); this agent knows ${s.knownChanges} change(s)`,
+    ...formatColumns(['NODE', 'STATUS', 'ADDRESS', 'LAST CONTACT', 'BEHIND', 'PEER ID'], rows),
+  ];
+}
+
+export function registerMesh(program: Command, ctx: CliContext): void {
+  program
+    .command('status')
+    .description("Show this agent's peers: address, health, last contact and how far behind their state is")
+    .option('-o, --output <format>', 'json for the raw status')
+    .action(async (opts: { output?: string }, cmd: Command) => {
+      const client = await ctx.client(cmd.optsWithGlobals<GlobalOptions>());
+      const status = await client.request<MeshStatus>('GET', '/mesh/v1/status');
+      if (opts.output === 'json') ctx.out(JSON.stringify(status, null, 2));
+      else for (const line of statusLines(status)) ctx.out(line);
+    });
+
+  program
+    .command('leave')
+    .description('Take this machine out of its cluster: stop its pods, remove its Node and stop the agent')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const client = await ctx.client(cmd.optsWithGlobals<GlobalOptions>());
+      ctx.err('leaving the cluster: stopping this node\'s pods and removing its Node (this waits for graceful shutdown)...');
+      const r = await client.request<LeaveResult>('POST', '/mesh/v1/leave');
+      ctx.out(`node "${r.nodeName}" left the cluster (${r.podsDeleted} pod(s) stopped)`);
+    });
+}

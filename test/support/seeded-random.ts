@@ -1,0 +1,18 @@
+// A small seeded PRNG (mulberry32) for reproducible randomized tests and simulations.
+
+export type Random = () => number;
+
+export function seededRandom(seed: number): Random {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function pick<T>(rnd: Random, items: readonly T[]): T {
+  return items[Math.floor(rnd() * items.length)];
+}
