@@ -134,6 +134,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       client: registry,
       runtimeInfo,
       labels: config.nodeLabels,
+      taints: config.registerTaints,
       annotations: { [API_ENDPOINT_ANNOTATION]: apiEndpoint },
       logger: log,
       ...(isLoopback(config.listenAddress) ? {} : { nodeAddress: config.listenAddress }),

@@ -1,6 +1,7 @@
 // Agent configuration: what `mesh init` / `mesh agent` flags resolve to.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import type { Taint } from './kubelet/taints.ts';
 
 export interface AgentConfig {
   /** Where the store, PKI and kubeconfig live. */
@@ -12,6 +13,8 @@ export interface AgentConfig {
   nodeName: string;
   /** Extra labels for this node (`--node-labels k=v,...`). */
   nodeLabels: Record<string, string>;
+  /** Taints the Node registers with (`--register-with-taints k=v:Effect,...`). */
+  registerTaints: Taint[];
   /** Address the peer-to-peer (libp2p) listener binds and announces. */
   listenAddress: string;
   /** libp2p TCP port; 0 picks a free one. */
@@ -43,6 +46,7 @@ export function defaultConfig(overrides: Partial<AgentConfig> = {}): AgentConfig
     apiPort: DEFAULT_API_PORT,
     nodeName: hostname().toLowerCase(),
     nodeLabels: {},
+    registerTaints: [],
     listenAddress: '127.0.0.1',
     p2pPort: DEFAULT_P2P_PORT,
     membership: { mode: 'agent' },

@@ -113,6 +113,25 @@ describe('mesh across lab hosts', () => {
     }
   });
 
+  it('marks a cut-off host NotReady within 5 s, and Ready again after the heal', async () => {
+    const [h1, , h3] = hosts as [LabHost, LabHost, LabHost];
+    const ready = async (h: LabHost, node: string) => {
+      const r = await h.api('GET', `/api/v1/nodes/${node}`);
+      return (r.body?.status?.conditions as { type: string; status: string }[] | undefined)?.find((c) => c.type === 'Ready')?.status;
+    };
+    await waitFor('h3 Ready on h1 before the cut', async () => (await ready(h1, 'h3')) === 'True', CONVERGE_MS);
+    await h3.cut();
+    const cutAt = Date.now();
+    try {
+      await waitFor('h3 NotReady on h1', async () => (await ready(h1, 'h3')) === 'Unknown', 10_000);
+      const took = Date.now() - cutAt;
+      assert.ok(took <= 5_500, `h3 was marked NotReady ${took} ms after the cut`);
+    } finally {
+      await h3.heal();
+    }
+    await waitFor('h3 Ready on h1 after the heal', async () => (await ready(h1, 'h3')) === 'True', CONVERGE_MS);
+  });
+
   it('an agent killed with -9 keeps what it acknowledged and catches up after a restart', async () => {
     const [h1, h2, h3] = hosts as [LabHost, LabHost, LabHost];
     const acked = `acked-by-h2-${run}`;

@@ -115,8 +115,8 @@ export function host(i: number): LabHost {
       users: { user: { token?: string } }[];
     };
     const cluster = kc.clusters[0]!.cluster;
-    const token = kc.users[0]?.user.token;
-    if (!token) throw new Error(`${kubeconfig} has no user token`);
+    // The kubeconfig authenticates with the admin client certificate; curl here uses the admin token.
+    const token = kc.users[0]?.user.token ?? (await readFile(join(dataDir, 'pki', 'admin.token'), 'utf8')).trim();
     if (cluster['certificate-authority-data']) {
       await writeFile(caFile, Buffer.from(cluster['certificate-authority-data'], 'base64'));
     } else if (cluster['certificate-authority']) {

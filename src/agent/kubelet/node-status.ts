@@ -9,6 +9,8 @@ import type { Logger } from '../logger.ts';
 import { MESH_VERSION } from '../version.ts';
 import type { RuntimeInfo } from './container-runtime.ts';
 import { detectNodeAddress } from './node-address.ts';
+import { countNvidiaGpus } from './gpu-detect.ts';
+import type { Taint } from './taints.ts';
 
 export interface NodeStatusOptions {
   nodeName: string;
@@ -16,6 +18,10 @@ export interface NodeStatusOptions {
   runtimeInfo: RuntimeInfo;
   /** Extra labels (`--node-labels`). */
   labels?: Record<string, string>;
+  /** Taints the Node is registered with (`--register-with-taints`). */
+  taints?: Taint[];
+  /** GPUs to report as `nvidia.com/gpu`; detected from /dev when absent. */
+  gpus?: number;
   /** Annotations this agent keeps on its Node (e.g. where its API answers). */
   annotations?: Record<string, string>;
   logger: Logger;
@@ -83,12 +89,15 @@ export function createNodeStatus(opts: NodeStatusOptions): NodeStatusReporter {
     ...(opts.labels ?? {}),
   };
 
+  const gpus = opts.gpus ?? countNvidiaGpus();
+
   function resources(): Record<string, string> {
     return {
       cpu: String(cpus().length),
       memory: `${Math.floor(totalmem() / 1024)}Ki`,
       'ephemeral-storage': `${Math.floor(ephemeralStorageBytes(opts.runtimeInfo.dataRoot) / 1024)}Ki`,
       pods: '110',
+      ...(gpus > 0 ? { 'nvidia.com/gpu': String(gpus) } : {}),
     };
   }
 
@@ -142,7 +151,9 @@ export function createNodeStatus(opts: NodeStatusOptions): NodeStatusReporter {
         apiVersion: 'v1',
         kind: 'Node',
         metadata: { name: opts.nodeName, labels, annotations },
-        spec: {},
+        // Like the kubelet, taints are applied when the Node registers; later
+        // changes are the users' (kubectl taint).
+        spec: opts.taints?.length ? { taints: opts.taints } : {},
         status: status(undefined),
       });
     } else if (

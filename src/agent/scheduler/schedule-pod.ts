@@ -5,8 +5,21 @@ import type { KubeObject, Pod } from '../api/object-types.ts';
 
 export type ScheduleResult = { nodeName: string } | { unschedulable: string };
 
+interface NodeTaint {
+  key: string;
+  value?: string;
+  effect: string;
+}
+
+interface Toleration {
+  key?: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  effect?: string;
+}
+
 interface NodeLike extends KubeObject {
-  spec?: { unschedulable?: boolean; taints?: { key: string; effect: string }[] };
+  spec?: { unschedulable?: boolean; taints?: NodeTaint[] };
   status?: { conditions?: { type: string; status: string }[] };
 }
 
@@ -18,6 +31,19 @@ function matchesSelector(node: NodeLike, selector: Record<string, string> | unde
   if (!selector) return true;
   const labels = node.metadata.labels ?? {};
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+function tolerates(t: Toleration, taint: NodeTaint): boolean {
+  if (t.effect && t.effect !== taint.effect) return false;
+  if (t.operator === 'Exists') return !t.key || t.key === taint.key;
+  return t.key === taint.key && (t.value ?? '') === (taint.value ?? '');
+}
+
+/** A taint that forbids scheduling (NoSchedule, NoExecute) and that no toleration covers. */
+function untoleratedTaint(node: NodeLike, tolerations: Toleration[]): NodeTaint | undefined {
+  return node.spec?.taints?.find(
+    (taint) => taint.effect !== 'PreferNoSchedule' && !tolerations.some((t) => tolerates(t, taint)),
+  );
 }
 
 /**
@@ -33,7 +59,11 @@ export function schedulePod(pod: Pod, nodes: NodeLike[], podsPerNode: ReadonlyMa
     if (!isReady(node)) reject('node(s) were not ready');
     else if (node.spec?.unschedulable) reject('node(s) were unschedulable');
     else if (!matchesSelector(node, pod.spec.nodeSelector)) reject("node(s) didn't match Pod's node affinity/selector");
-    else fit.push(node);
+    else {
+      const taint = untoleratedTaint(node, (pod.spec.tolerations ?? []) as Toleration[]);
+      if (taint) reject(`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`);
+      else fit.push(node);
+    }
   }
   if (fit.length === 0) {
     const parts = [...reasons.entries()].sort((a, b) => a[0].localeCompare(b[0])).map(([why, n]) => `${n} ${why}`);

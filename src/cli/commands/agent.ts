@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { defaultConfig, dataPaths, type AgentConfig } from '../../agent/config.ts';
 import { CliError } from '../cli-error.ts';
+import { parseTaints } from '../../agent/kubelet/taints.ts';
 import type { CliContext, GlobalOptions } from '../cli-context.ts';
 
 interface AgentOpts {
@@ -16,6 +17,7 @@ interface AgentOpts {
   token?: string;
   nodeName?: string;
   nodeLabels?: string;
+  registerWithTaints?: string;
   logLevel?: string;
   logFile?: string;
 }
@@ -51,6 +53,11 @@ export function agentConfigFrom(
   const listen = opts.listenAddress ?? (opts.apiHost && opts.apiHost !== '0.0.0.0' ? opts.apiHost : undefined);
   if (listen) overrides.listenAddress = listen;
   if (opts.dockerSocket) overrides.dockerSocket = opts.dockerSocket;
+  try {
+    overrides.registerTaints = parseTaints(opts.registerWithTaints);
+  } catch (err) {
+    throw new CliError(`--register-with-taints: ${(err as Error).message}`);
+  }
   if (opts.podNetwork) overrides.podNetwork = opts.podNetwork;
   if (opts.nodeName) overrides.nodeName = opts.nodeName.toLowerCase();
   if (opts.logLevel) overrides.logLevel = opts.logLevel;
@@ -123,6 +130,7 @@ function agentCommand(program: Command, name: string, description: string): Comm
     .option('--pod-network <name>', 'Docker network for pod sandboxes (default bridge)')
     .option('--node-name <name>', 'name of this node (default: the host name)')
     .option('--node-labels <k=v,...>', 'extra labels for this node')
+    .option('--register-with-taints <k=v:Effect,...>', 'taints this node registers with (e.g. gpu=true:NoSchedule)')
     .option('--log-level <level>', 'trace, debug, info, warn or error')
     .option('--log-file <path>', 'write the agent log here instead of stdout');
 }

@@ -6,13 +6,20 @@ import { humanDuration } from '../../agent/api/format-duration.ts';
 import { formatColumns } from '../table-printer.ts';
 import type { CliContext, GlobalOptions } from '../cli-context.ts';
 
+/** `/ip4/10.0.0.1/tcp/7946/p2p/...` as `10.0.0.1:7946`; anything else as it is. */
+export function shortAddress(multiaddr: string): string {
+  const m = /^\/ip[46]\/([^/]+)\/tcp\/(\d+)/.exec(multiaddr);
+  if (!m) return multiaddr;
+  return m[1]!.includes(':') ? `[${m[1]}]:${m[2]}` : `${m[1]}:${m[2]}`;
+}
+
 export function statusLines(s: MeshStatus, now = Date.now()): string[] {
   const rows = [...s.members]
     .sort((a, b) => a.nodeName.localeCompare(b.nodeName))
     .map((m) => [
       m.self ? `${m.nodeName} (this agent)` : m.nodeName,
       m.status,
-      m.addresses[0] ?? '<none>',
+      m.addresses[0] ? shortAddress(m.addresses[0]) : '<none>',
       m.self ? '-' : m.lastContact ? `${humanDuration(Math.max(0, now - Date.parse(m.lastContact)))} ago` : 'never',
       m.self ? '-' : String(m.behind),
       m.peerId,

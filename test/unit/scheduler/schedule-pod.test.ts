@@ -27,6 +27,15 @@ describe('schedulePod', () => {
     const nodes = [node('cpu', { labels: { pool: 'cpu' } }), node('gpu', { labels: { pool: 'gpu' } })];
     assert.deepEqual(schedulePod(pod({ pool: 'gpu' }), nodes), { nodeName: 'gpu' });
   });
+  it('keeps pods off tainted nodes unless they tolerate the taint', () => {
+    const gpu = { ...node('gpu'), spec: { taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] } };
+    const plain = pod();
+    assert.deepEqual(schedulePod(plain, [gpu]), { unschedulable: '0/1 nodes are available: 1 node(s) had untolerated taint {nvidia.com/gpu: present}.' });
+    const tolerant = { ...plain, spec: { ...plain.spec, tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists' as const, effect: 'NoSchedule' }] } };
+    assert.deepEqual(schedulePod(tolerant, [gpu]), { nodeName: 'gpu' });
+    const soft = { ...node('soft'), spec: { taints: [{ key: 'x', effect: 'PreferNoSchedule' }] } };
+    assert.deepEqual(schedulePod(plain, [soft]), { nodeName: 'soft' });
+  });
   it('prefers the node running the fewest pods', () => {
     const load = new Map([['a', 3], ['b', 1], ['c', 1]]);
     assert.deepEqual(schedulePod(pod(), [node('a'), node('b'), node('c')], load), { nodeName: 'b' });

@@ -146,6 +146,8 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       labelSelector: q.get('labelSelector') ?? undefined,
       fieldSelector: q.get('fieldSelector') ?? undefined,
     });
+    // Kubernetes lists come in key order (namespace, then name); clients and people expect it.
+    result.items.sort(byNamespaceAndName);
     if (table) return sendJson(res, 200, asTable(t, result.items, table, include, result.resourceVersion), table.contentType);
     sendJson(res, 200, {
       kind: t.listKind,
@@ -263,4 +265,11 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
         throw new MethodNotAllowed(`method ${req.method} is not supported`);
     }
   };
+}
+
+/** Byte order, as etcd keys sort. */
+function byNamespaceAndName(a: KubeObject, b: KubeObject): number {
+  const ka = `${a.metadata.namespace ?? ''}/${a.metadata.name ?? ''}`;
+  const kb = `${b.metadata.namespace ?? ''}/${b.metadata.name ?? ''}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
