@@ -12,7 +12,17 @@
 // anti-entropy, merges); real agents each have their own process.
 //
 // Run: node bench/propagation.bench.ts [peers=50] [writes=100]
-//   env SEED (default: random, printed), HEARTBEAT_MS (gossipsub heartbeat, default 250 as in the agent)
+//   env SEED (default: random, printed), HEARTBEAT_MS (gossipsub heartbeat; default 1000, the agent uses 250),
+//   DIALS (random earlier peers each peer dials; default 3)
+//
+// Load choices (printed in the header): with the agent's 250 ms heartbeat and 4
+// dials per peer, 50 peers on one event loop used ~90% of a core (the 50 libp2p
+// hosts alone ~55%, mostly gossipsub heartbeats and connection-monitor pings: one
+// ping stream per connection per second, not configurable through
+// MeshHostOptions). Pings then timed out, libp2p aborted those connections, and
+// with no membership here to redial them, peers were cut off. A 1 s heartbeat
+// (forwarding a message does not wait for it) and 3 dials per peer make that
+// rarer, not impossible: lost connections and isolated peers are printed.
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -31,10 +41,11 @@ import { seededRandom } from '../test/support/seeded-random.ts';
 const PEERS = Number(process.argv[2] ?? 50);
 const WRITES = Number(process.argv[3] ?? 100);
 const SEED = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31));
-const HEARTBEAT_MS = Number(process.env.HEARTBEAT_MS ?? 250);
+const HEARTBEAT_MS = Number(process.env.HEARTBEAT_MS ?? 1000);
 /** Each peer dials this many random earlier peers: connected, and sparse. */
-const DIALS_PER_PEER = 4;
-const SUBSCRIBE_WAIT_MS = 30_000;
+const DIALS_PER_PEER = Number(process.env.DIALS ?? 3);
+const DIAL_ATTEMPTS = 4;
+const SUBSCRIBE_WAIT_MS = 15_000;
 const MEASURE_BUDGET_MS = 120_000;
 /** A write not seen everywhere by then counts as missed (anti-entropy runs every 1 s). */
 const WRITE_TIMEOUT_MS = 10_000;
@@ -114,6 +125,7 @@ async function main(): Promise<void> {
   const psk = new Uint8Array(randomBytes(32));
   const peers: Peer[] = [];
   let pending: Pending | undefined;
+  let disconnects = 0;
 
   out(`propagation bench: ${PEERS} peers, up to ${WRITES} writes, seed ${SEED}, gossipsub heartbeat ${HEARTBEAT_MS} ms, ` +
     `anti-entropy 1000 ms, each peer dials ${DIALS_PER_PEER} random earlier peers`);
@@ -140,6 +152,9 @@ async function main(): Promise<void> {
         if (p.seen.size === PEERS) p.done();
       });
       peer.host = await createMeshHost({ dataDir: dir, listenAddress: '127.0.0.1', port: 0, psk, logger, gossipHeartbeatMs: HEARTBEAT_MS });
+      peer.host.onPeer((e) => {
+        if (e.type === 'disconnect') disconnects++;
+      });
       const transport = await createGossipReplicationTransport(peer.host);
       peer.closeTransport = transport.close;
       peer.replicator = createReplicator({
@@ -155,15 +170,28 @@ async function main(): Promise<void> {
     const hosts = peers.map((p) => p.host!);
 
     // Sparse mesh: peer i dials up to DIALS_PER_PEER distinct random peers among 0..i-1.
+    // A busy listener may reset a dial (libp2p limits inbound connection rates), so retry.
+    let dialRetries = 0;
     let dialFailures = 0;
+    const dialWithRetry = async (from: MeshHost, to: MeshHost) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await from.dial(to.multiaddrs()[0], { timeoutMs: 5_000 });
+        } catch (err) {
+          if (attempt >= DIAL_ATTEMPTS) throw err;
+          dialRetries++;
+          await sleep(250 * attempt);
+        }
+      }
+    };
     for (let i = 1; i < PEERS; i++) {
       const targets = new Set<number>();
       while (targets.size < Math.min(i, DIALS_PER_PEER)) targets.add(Math.floor(rnd() * i));
-      const results = await Promise.allSettled([...targets].map((t) => hosts[i].dial(hosts[t].multiaddrs()[0], { timeoutMs: 5_000 })));
+      const results = await Promise.allSettled([...targets].map((t) => dialWithRetry(hosts[i], hosts[t])));
       for (const r of results) {
         if (r.status === 'rejected') {
           dialFailures++;
-          if (dialFailures <= 3) process.stderr.write(`dial failed: ${(r.reason as Error).message}\n`);
+          process.stderr.write(`dial failed after ${DIAL_ATTEMPTS} attempts: ${(r.reason as Error).message}\n`);
         }
       }
     }
@@ -183,7 +211,7 @@ async function main(): Promise<void> {
     const setupRss = process.memoryUsage().rss;
     const conns = hosts.map((h) => h.connectedPeers().length);
     out(`setup: ${((performance.now() - tSetup) / 1000).toFixed(1)} s (dials done after ${((tDialled - tSetup) / 1000).toFixed(1)} s, ` +
-      `${dialFailures} dial failures); state-topic subscribers: ${readyPeers}/${PEERS} peers see all their connections subscribed, ` +
+      `${dialRetries} dial retries, ${dialFailures} failures, ${disconnects} disconnects); state-topic subscribers: ${readyPeers}/${PEERS} peers see all their connections subscribed, ` +
       `${withAnySub}/${PEERS} see at least one${allSubscribed ? '' : ` (gave up waiting after ${SUBSCRIBE_WAIT_MS / 1000} s)`}`);
     out(`connections per peer: avg ${(conns.reduce((a, b) => a + b, 0) / PEERS).toFixed(1)}, min ${Math.min(...conns)}, max ${Math.max(...conns)}`);
     if (withAnySub < PEERS) throw new Error(`${PEERS - withAnySub} peers have no subscriber on ${STATE_TOPIC}`);
@@ -199,6 +227,7 @@ async function main(): Promise<void> {
     let missed = 0;
     let missedPeerArrivals = 0;
     let recorded = 0;
+    const disconnectsBefore = disconnects;
 
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     let cpu0 = process.cpuUsage();
@@ -270,8 +299,14 @@ async function main(): Promise<void> {
     out(`  visible on a single peer (each write x each other peer): ${summary(perPeer)}`);
     out(`  visible on the first other peer:     ${summary(firstPeer)}`);
     out(`  visible on every peer:               ${summary(everywhere)}`);
+    const share = (xs: number[], of: number) => `${((100 * xs.filter((x) => x <= 100).length) / Math.max(1, of)).toFixed(0)}%`;
+    out(`  within 100 ms: ` +
+      `${share(perPeer, recorded * (PEERS - 1))} of peer arrivals, ${share(everywhere, recorded)} of writes everywhere`);
     out(`  not visible everywhere within ${WRITE_TIMEOUT_MS / 1000} s: ${missed} writes (${missedPeerArrivals} peer arrivals missing)`);
     out(`  all peers converged afterwards (equal change counts): ${converged ? 'yes' : 'NO'}`);
+    const isolated = hosts.filter((h) => h.connectedPeers().length === 0).length;
+    out(`  connections lost during the writes: ${disconnects - disconnectsBefore} (none are redialled: no membership here); ` +
+      `peers left with no connection: ${isolated}`);
     out(`event loop during the writes: delay p50 ${ms(loopDelay.percentile(50) / 1e6)}, p99 ${ms(loopDelay.percentile(99) / 1e6)}, ` +
       `max ${ms(loopDelay.max / 1e6)}; CPU ${(((cpu.user + cpu.system) / 1e6 / measureS) * 100).toFixed(0)}% of one core ` +
       '(one thread does the work of all peers)');

@@ -15,9 +15,16 @@ import { singleWriterRule } from './store/single-writer-rule.ts';
 import { createDockerRuntime } from './kubelet/docker-runtime.ts';
 import { createKubelet } from './kubelet/kubelet.ts';
 import { createNodeStatus } from './kubelet/node-status.ts';
+import { countNvidiaGpus } from './kubelet/gpu-detect.ts';
+import { createEvictionManager } from './kubelet/eviction-manager.ts';
+import { readNodeMemory } from './kubelet/meminfo.ts';
+import { createPodMemoryReader } from './kubelet/pod-memory.ts';
+import { parseEvictionHard } from './kubelet/resource-flags.ts';
 import { createBinder } from './scheduler/binder.ts';
 import { createEventRecorder } from './event-recorder.ts';
 import { createNodeLifecycle, isCoordinator } from './controllers/node-lifecycle.ts';
+import { createEventExpiry } from './controllers/event-expiry.ts';
+import { startAgentMetrics } from './metrics/agent-metrics.ts';
 import { enterCluster, markLeft } from './cluster-entry.ts';
 import { createLeave } from './leave.ts';
 import type { MeshStatus } from './mesh-status.ts';
@@ -129,10 +136,27 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     // unless 0 was asked, which only tests do (they use loopback and fixed ports too).
     const apiHostForPeers = config.apiHost === '0.0.0.0' ? config.listenAddress : config.apiHost;
     const apiEndpoint = `https://${apiHostForPeers.includes(':') ? `[${apiHostForPeers}]` : apiHostForPeers}:${config.apiPort}`;
+    // Node resources: GPUs the kubelet hands out, reserved amounts, memory-pressure eviction.
+    const gpus = countNvidiaGpus();
+    const evictionHard = config.evictionHard ?? parseEvictionHard(undefined);
+    const eviction = createEvictionManager({
+      nodeName: config.nodeName,
+      client: registry,
+      logger: log,
+      evictionHard,
+      readMemory: () => readNodeMemory(),
+      podMemory: createPodMemoryReader(runtime, config.nodeName),
+      evict: (pod, message) => kubelet.evict(pod, message),
+      events: createEventRecorder({ client: registry, source: { component: 'kubelet', host: config.nodeName }, logger: log }),
+      onPressureChange: () => void nodeStatus.heartbeat().catch((err) => log.warn({ err }, 'node status update failed')),
+    });
     const nodeStatus = createNodeStatus({
       nodeName: config.nodeName,
       client: registry,
       runtimeInfo,
+      gpus,
+      reserved: { systemReserved: config.systemReserved, kubeReserved: config.kubeReserved, evictionHard },
+      memoryPressure: () => eviction.underMemoryPressure(),
       labels: config.nodeLabels,
       taints: config.registerTaints,
       annotations: { [API_ENDPOINT_ANNOTATION]: apiEndpoint },
@@ -148,9 +172,12 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       runtime,
       logger: log,
       podNetwork: config.podNetwork,
+      gpus,
     });
     await kubelet.start();
     started.push({ name: 'kubelet', stop: () => kubelet.stop() });
+    eviction.start();
+    started.push({ name: 'eviction-manager', stop: () => eviction.stop() });
 
     // Cluster-wide work with one writer runs on the coordinator (the lowest-named
     // live member) until the Raft leader takes it over.
@@ -164,6 +191,9 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     const binder = createBinder({ client: registry, binding: registry, events, logger: log, isActive: coordinating });
     binder.start();
     started.push({ name: 'binder', stop: () => binder.stop() });
+    const eventExpiry = createEventExpiry({ client: registry, logger: log, isActive: coordinating });
+    eventExpiry.start();
+    started.push({ name: 'event-expiry', stop: () => eventExpiry.stop() });
     const lifecycle = createNodeLifecycle({ selfName: config.nodeName, client: registry, members, logger: log });
     const offMembership = membership.onChange(() => {
       void lifecycle.reconcile();
@@ -212,6 +242,21 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       };
     };
 
+    // Usage sampling, its gossip, metrics.k8s.io and /metrics.
+    const metrics = startAgentMetrics({
+      nodeName: config.nodeName,
+      runtime,
+      host,
+      members: () => membership.members(),
+      nodeNameOf: (peerId) => membership.nodeNameOf(peerId),
+      client: registry,
+      resourceVersion: () => registry.currentResourceVersion(),
+      replication: () => replicator.stateDigest(),
+      logger: log,
+      intervalMs: config.metricsIntervalMs,
+    });
+    started.push({ name: 'metrics', stop: () => metrics.stop() });
+
     const server = createApiServer({
       registry,
       tls: { caCertPem: pki.caCertPem, serverCertPem: pki.serverCertPem, serverKeyPem: pki.serverKeyPem },
@@ -226,6 +271,8 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
         caPem: pki.caCertPem,
         token: pki.adminToken,
       }),
+      prefixRoutes: metrics.routes,
+      onRequestDone: metrics.onRequestDone,
       meshRoutes: {
         '/mesh/v1/status': { method: 'GET', handle: async () => meshStatus() },
         '/mesh/v1/leave': {

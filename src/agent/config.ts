@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Taint } from './kubelet/taints.ts';
+import type { EvictionHard } from './kubelet/resource-flags.ts';
 
 export interface AgentConfig {
   /** Where the store, PKI and kubeconfig live. */
@@ -30,6 +31,14 @@ export interface AgentConfig {
   /** Docker network the pod sandboxes join. */
   podNetwork: string;
   logLevel: string;
+  /** Kept back from allocatable for the OS (`--system-reserved cpu=500m,memory=1Gi`). */
+  systemReserved?: Record<string, string>;
+  /** Kept back from allocatable for Mesh itself (`--kube-reserved cpu=500m,memory=1Gi`). */
+  kubeReserved?: Record<string, string>;
+  /** Hard eviction threshold (`--eviction-hard memory.available<100Mi`); default memory.available<100Mi. */
+  evictionHard?: EvictionHard;
+  /** Time between usage samples for `kubectl top` (`--metrics-interval`); default 10 s. */
+  metricsIntervalMs?: number;
   /** Where pino writes; undefined = stdout. */
   logFile?: string;
 }

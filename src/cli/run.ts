@@ -11,6 +11,7 @@ import { registerGet } from './commands/get.ts';
 import { registerInfo } from './commands/info.ts';
 import { registerLogs } from './commands/logs.ts';
 import { registerMesh } from './commands/mesh.ts';
+import { registerTop } from './commands/top.ts';
 import type { ManifestValidator } from './manifests.ts';
 
 export type { CliIo };
@@ -41,6 +42,7 @@ export function buildProgram(io: CliIo, opts: RunOptions = {}): Command {
   registerLogs(program, ctx);
   registerInfo(program, ctx);
   registerMesh(program, ctx);
+  registerTop(program, ctx);
   for (const c of program.commands) {
     c.exitOverride();
     c.configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });

@@ -54,6 +54,8 @@ export interface StartOptions {
   joinVia?: AgentProcess;
   /** Join with this token instead of joinVia's real one (refusal tests). */
   token?: string;
+  /** Extra `mesh agent` flags, e.g. ['--metrics-interval', '2s']. */
+  args?: string[];
 }
 
 export async function startAgentProcess(opts: StartOptions = {}): Promise<AgentProcess> {
@@ -69,7 +71,7 @@ export async function startAgentProcess(opts: StartOptions = {}): Promise<AgentP
 
   async function launch(): Promise<void> {
     out = '';
-    const common = ['--data-dir', dataDir, '--api-port', String(port), '--p2p-port', String(p2pPort), '--node-name', nodeName];
+    const common = ['--data-dir', dataDir, '--api-port', String(port), '--p2p-port', String(p2pPort), '--node-name', nodeName, ...(opts.args ?? [])];
     let args = ['agent', ...common];
     if (firstStart && opts.joinVia) {
       const token = opts.token ?? (await readFile(join(opts.joinVia.dataDir, 'join-token'), 'utf8')).trim();

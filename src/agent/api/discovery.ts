@@ -54,11 +54,12 @@ function apiGroup(name: string, versions: string[]) {
   return { name, versions: vs, preferredVersion: vs[0] };
 }
 
-export function apiGroupList() {
+/** `extra`: groups served outside RESOURCE_TYPES (metrics.k8s.io). */
+export function apiGroupList(extra: { name: string; versions: string[] }[] = []) {
   return {
     kind: 'APIGroupList',
     apiVersion: 'v1',
-    groups: [...groups()].map(([name, versions]) => apiGroup(name, versions)),
+    groups: [...[...groups()].map(([name, versions]) => apiGroup(name, versions)), ...extra.map((g) => apiGroup(g.name, g.versions))],
   };
 }
 

@@ -38,6 +38,19 @@ export interface ApiServerOptions {
    * authenticated like the rest of the API and answer with JSON.
    */
   meshRoutes?: Record<string, MeshRoute>;
+  /**
+   * Handlers that own a path and everything below it (e.g. `/apis/metrics.k8s.io`,
+   * `/metrics`), authenticated like the rest; `group` is listed in /apis.
+   */
+  prefixRoutes?: PrefixRoute[];
+  /** Called once per finished request (metrics). */
+  onRequestDone?: (r: { method: string; url: URL; status: number; seconds: number }) => void;
+}
+
+export interface PrefixRoute {
+  prefix: string;
+  group?: { name: string; versions: string[] };
+  handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void>;
 }
 
 export interface MeshRoute {
@@ -94,7 +107,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       case '/api':
         return sendJson(res, 200, apiVersions(`${opts.host}:${boundPort}`));
       case '/apis':
-        return sendJson(res, 200, apiGroupList());
+        return sendJson(res, 200, apiGroupList(opts.prefixRoutes?.flatMap((r) => (r.group ? [r.group] : []))));
       case '/openapi/v2':
         return serveOpenApiV2(res);
       case '/openapi/v3':
@@ -105,6 +118,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       if (req.method !== meshRoute.method) throw new MethodNotAllowed(`method ${req.method} is not supported on ${path}`);
       return sendJson(res, 200, await meshRoute.handle());
     }
+    const prefixRoute = opts.prefixRoutes?.find((r) => path === r.prefix || path.startsWith(`${r.prefix}/`));
+    if (prefixRoute) return prefixRoute.handle(req, res, url);
     const segs = path.split('/').filter(Boolean);
     if (segs[0] === 'api' && segs.length === 2 && req.method === 'GET') {
       const doc = apiResourceList('', segs[1]!);
@@ -128,6 +143,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     const url = new URL(req.url ?? '/', 'https://localhost');
     let user = 'anonymous';
     res.on('close', () => {
+      opts.onRequestDone?.({ method: req.method ?? 'GET', url, status: res.statusCode, seconds: (performance.now() - started) / 1000 });
       log.debug(
         { method: req.method, path: url.pathname, query: url.search || undefined, status: res.statusCode, user, ms: Math.round((performance.now() - started) * 10) / 10 },
         'request',

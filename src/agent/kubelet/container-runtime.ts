@@ -2,6 +2,7 @@
 // (docker-runtime.ts), the fake for unit tests (fake-runtime.ts); both run the
 // contract suite in test/unit/kubelet/runtime-contract.ts.
 import type { Readable } from 'node:stream';
+import type { DeviceRequest } from './container-resources.ts';
 
 export interface ContainerCreateSpec {
   /** Engine-level name; unique per engine. */
@@ -22,7 +23,18 @@ export interface ContainerCreateSpec {
   tty?: boolean;
   stdin?: boolean;
   memoryBytes?: number;
+  /** Memory plus swap; equal to memoryBytes means no swap. */
+  memorySwapBytes?: number;
   nanoCpus?: number;
+  /** Relative CPU weight (from requests.cpu). */
+  cpuShares?: number;
+  /** CFS quota per cpuPeriod, microseconds (from limits.cpu). */
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  /** Writable-layer size limit; only where RuntimeInfo.storageQuota is true. */
+  storageSizeBytes?: number;
+  /** Devices such as GPUs (Docker DeviceRequests). */
+  deviceRequests?: DeviceRequest[];
 }
 
 export type ContainerStateName = 'created' | 'running' | 'exited' | 'unknown';
@@ -65,12 +77,38 @@ export interface ContainerEvent {
   labels: Record<string, string>;
 }
 
+/** Resource usage counters of one running container (metrics-collector.ts turns two into rates). */
+export interface ContainerStats {
+  /** When the engine read the counters, ms since the epoch. */
+  timestampMs: number;
+  /** Cumulative CPU time, nanoseconds. */
+  cpuUsageNanoSeconds: number;
+  /** Memory usage minus inactive file cache, as the kubelet (cAdvisor) reports it. */
+  memoryWorkingSetBytes: number;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  /** stdout and stderr interleaved. */
+  output: string;
+}
+
+/** An exec that did not finish in time (the command may still be running). */
+export class ExecTimeoutError extends Error {
+  constructor(cmd: string[], timeoutMs: number) {
+    super(`command ${JSON.stringify(cmd.join(' '))} timed out after ${timeoutMs / 1000}s`);
+    this.name = 'ExecTimeoutError';
+  }
+}
+
 export interface RuntimeInfo {
   /** `docker`, `fake`: the scheme of containerIDs (`docker://<id>`). */
   name: string;
   version: string;
   /** Where the engine keeps its data (for ephemeral-storage capacity). */
   dataRoot?: string;
+  /** Whether the engine can cap a container's writable layer (ephemeral-storage limits). */
+  storageQuota?: boolean;
 }
 
 export interface ContainerRuntime {
@@ -96,6 +134,16 @@ export interface ContainerRuntime {
 
   /** stdout and stderr interleaved, as plain text lines. */
   logs(id: string, opts: ContainerLogOptions): Promise<Readable>;
+
+  /** Usage counters of a running container; undefined when it is gone or not running. */
+  stats(id: string): Promise<ContainerStats | undefined>;
+
+  /**
+   * Runs a command inside a running container (probes, lifecycle hooks).
+   * Resolves with its exit code and stdout+stderr; rejects when the container
+   * is not running, or with ExecTimeoutError once timeoutMs passes.
+   */
+  exec(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult>;
 
   /** Container start/die events; returns an unsubscribe function. */
   onEvent(handler: (event: ContainerEvent) => void): () => void;

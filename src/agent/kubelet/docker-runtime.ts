@@ -11,6 +11,9 @@ import type {
   ContainerStateName,
   RuntimeInfo,
 } from './container-runtime.ts';
+import { ExecTimeoutError } from './container-runtime.ts';
+import { detectStorageQuota } from './storage-quota.ts';
+import { toContainerStats, type DockerStatsDoc } from './docker-stats.ts';
 
 export interface DockerRuntimeOptions {
   socketPath?: string;
@@ -141,8 +144,8 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
 
   return {
     async info(): Promise<RuntimeInfo> {
-      const [version, info] = await Promise.all([docker.version(), docker.info() as Promise<{ DockerRootDir?: string }>]);
-      return { name: 'docker', version: version.Version, dataRoot: info.DockerRootDir };
+      const [version, info] = await Promise.all([docker.version(), docker.info() as Promise<Parameters<typeof detectStorageQuota>[0]>]);
+      return { name: 'docker', version: version.Version, dataRoot: info.DockerRootDir, storageQuota: detectStorageQuota(info) };
     },
 
     async createContainer(spec: ContainerCreateSpec): Promise<string> {
@@ -161,6 +164,21 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
           NetworkMode: spec.networkMode,
           Memory: spec.memoryBytes,
           NanoCpus: spec.nanoCpus,
+          MemorySwap: spec.memorySwapBytes,
+          CpuShares: spec.cpuShares,
+          CpuQuota: spec.cpuQuota,
+          CpuPeriod: spec.cpuPeriod,
+          ...(spec.storageSizeBytes ? { StorageOpt: { size: String(spec.storageSizeBytes) } } : {}),
+          ...(spec.deviceRequests?.length
+            ? {
+                DeviceRequests: spec.deviceRequests.map((d) => ({
+                  Driver: d.driver,
+                  Count: d.count,
+                  DeviceIDs: d.deviceIDs,
+                  Capabilities: d.capabilities,
+                })),
+              }
+            : {}),
         },
       });
       return container.id;
@@ -266,6 +284,58 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
       // The consumer going away must release the HTTP stream to Docker.
       out.on('close', () => raw.destroy());
       return out;
+    },
+
+    async exec(id, cmd, timeoutMs) {
+      let stream: Readable;
+      let execution: Docker.Exec;
+      try {
+        execution = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+        stream = (await execution.start({ hijack: true, stdin: false })) as unknown as Readable;
+      } catch (err) {
+        throw new Error(errorText(err));
+      }
+      const out = createDemuxer();
+      let output = '';
+      out.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      stream.on('data', (chunk: Buffer) => out.feed(chunk));
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          new Promise<void>((resolve, reject) => {
+            stream.on('end', resolve);
+            stream.on('close', resolve);
+            stream.on('error', reject);
+          }),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new ExecTimeoutError(cmd, timeoutMs)), timeoutMs);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+        stream.destroy();
+      }
+      const drained = new Promise<void>((resolve) => out.once('end', resolve));
+      out.end();
+      await drained;
+      // The stream can end a moment before the engine records the exit code.
+      for (let i = 0; i < 50; i++) {
+        const state = (await execution.inspect()) as { Running?: boolean; ExitCode?: number | null };
+        if (!state.Running && state.ExitCode !== null && state.ExitCode !== undefined) return { exitCode: state.ExitCode, output };
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error(`exec of ${JSON.stringify(cmd.join(' '))} reported no exit code`);
+    },
+
+    async stats(id) {
+      try {
+        // one-shot: the counters now, without Docker's second read a second later.
+        const doc = (await docker.getContainer(id).stats({ stream: false, 'one-shot': true })) as DockerStatsDoc;
+        return toContainerStats(doc, Date.now());
+      } catch (err) {
+        if (statusCode(err) === 404) return undefined;
+        throw err;
+      }
     },
 
     onEvent(handler) {

@@ -10,6 +10,7 @@ import type {
   ContainerRuntime,
   RuntimeInfo,
 } from './container-runtime.ts';
+import { ExecTimeoutError } from './container-runtime.ts';
 
 export interface FakeBehaviour {
   /** Lines the container writes when it starts. */
@@ -22,6 +23,8 @@ export interface FakeBehaviour {
   ignoreSigterm?: boolean;
   /** start() fails with this message. */
   startError?: string;
+  /** What stats() reports while running: CPU grows at cpuNanoCores from start. */
+  usage?: { cpuNanoCores: number; memoryWorkingSetBytes: number };
 }
 
 interface LogLine {
@@ -40,9 +43,18 @@ interface FakeContainer {
 }
 
 export interface FakeRuntimeCall {
-  op: 'create' | 'start' | 'stop' | 'remove' | 'pull';
+  op: 'create' | 'start' | 'stop' | 'remove' | 'pull' | 'exec';
   id: string;
   timeoutSeconds?: number;
+  /** The command, for exec. */
+  cmd?: string[];
+}
+
+/** What a scripted exec does: its result, after delayMs (a timeout when longer than the exec's). */
+export interface FakeExecResult {
+  exitCode: number;
+  output?: string;
+  delayMs?: number;
 }
 
 export interface FakeRuntime extends ContainerRuntime {
@@ -52,6 +64,8 @@ export interface FakeRuntime extends ContainerRuntime {
   pullError: string;
   /** Decides the behaviour of each created container; undefined means run forever. */
   behave(fn: (spec: ContainerCreateSpec) => FakeBehaviour | undefined): void;
+  /** Decides what exec(cmd) in a container does; the default exits 0 with no output. */
+  onExec(fn: (container: ContainerInfo, cmd: string[]) => FakeExecResult | undefined): void;
   /** Ends a running container. */
   exit(id: string, exitCode: number, opts?: { oomKilled?: boolean }): void;
   writeLog(id: string, text: string): void;
@@ -75,6 +89,7 @@ export function createFakeRuntime(): FakeRuntime {
   const handlers = new Set<(e: ContainerEvent) => void>();
   const calls: FakeRuntimeCall[] = [];
   let behaviourFn: (spec: ContainerCreateSpec) => FakeBehaviour | undefined = () => undefined;
+  let execFn: (container: ContainerInfo, cmd: string[]) => FakeExecResult | undefined = () => undefined;
   let nextId = 1;
   let nextIp = 2;
 
@@ -246,6 +261,30 @@ export function createFakeRuntime(): FakeRuntime {
       return out as Readable;
     },
 
+    async exec(id, cmd, timeoutMs) {
+      const c = get(id);
+      if (!c) throw new Error(`No such container: ${id}`);
+      calls.push({ op: 'exec', id: c.info.id, cmd: [...cmd] });
+      if (c.info.state !== 'running') throw new Error(`Container ${c.info.id} is not running`);
+      const r = execFn(structuredClone(c.info), cmd) ?? { exitCode: 0 };
+      const delay = r.delayMs ?? 0;
+      if (delay > timeoutMs) {
+        await new Promise((resolve) => setTimeout(resolve, timeoutMs));
+        throw new ExecTimeoutError(cmd, timeoutMs);
+      }
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      return { exitCode: r.exitCode, output: r.output ?? '' };
+    },
+
+    async stats(id) {
+      const c = get(id);
+      if (!c || c.info.state !== 'running') return undefined;
+      const now = Date.now();
+      const usage = c.behaviour.usage ?? { cpuNanoCores: 0, memoryWorkingSetBytes: 0 };
+      const runningSeconds = Math.max(0, now - Date.parse(c.info.startedAt ?? new Date(now).toISOString())) / 1000;
+      return { timestampMs: now, cpuUsageNanoSeconds: Math.round(usage.cpuNanoCores * runningSeconds), memoryWorkingSetBytes: usage.memoryWorkingSetBytes };
+    },
+
     onEvent(handler) {
       handlers.add(handler);
       return () => {
@@ -266,6 +305,9 @@ export function createFakeRuntime(): FakeRuntime {
     },
     behave(fn) {
       behaviourFn = fn;
+    },
+    onExec(fn) {
+      execFn = fn;
     },
     exit(id, exitCode, opts = {}) {
       const c = get(id);

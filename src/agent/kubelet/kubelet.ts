@@ -28,7 +28,12 @@ import {
 } from './labels.ts';
 import { detectNodeAddress } from './node-address.ts';
 import { computePodStatus, initProgress, isSidecar, podPhase, sameStatus, shouldRestart, type WaitingReason } from './pod-status.ts';
-import { parseQuantity } from './quantity.ts';
+import { countNvidiaGpus } from './gpu-detect.ts';
+import { carryFailureReason, createPodResources, failedPod, type PodFailure } from './pod-resources.ts';
+import { createEventRecorder, type EventRecorder } from '../event-recorder.ts';
+import { createKubeletEvents } from './kubelet-events.ts';
+import { createPodHealth } from './pod-health.ts';
+import type { ProbeClock } from './probes/probe-types.ts';
 
 export interface KubeletOptions {
   nodeName: string;
@@ -45,12 +50,20 @@ export interface KubeletOptions {
   backoff?: Partial<BackoffConfig> & { resetAfterMs?: number };
   /** Every pod is re-synced this often, to catch missed events. */
   resyncMs?: number;
+  /** GPUs (`nvidia.com/gpu`) the kubelet hands out; detected from /dev when absent. */
+  gpus?: number;
+  /** Where kubelet Events go; by default recorded through `client` as component `kubelet`. */
+  events?: EventRecorder;
+  /** Probe and hook timing: a clock, and the milliseconds in a probe "second" (tests shrink it). */
+  probes?: { clock?: ProbeClock; secondMs?: number };
 }
 
 export interface Kubelet extends PodLogSource {
   start(): Promise<void>;
   /** Stops reconciling; leaves the containers running (a restarted agent adopts them). */
   stop(): Promise<void>;
+  /** Kills the pod and marks it Failed with reason Evicted (the eviction manager calls this). */
+  evict(pod: Pod, message: string): Promise<void>;
 }
 
 interface PodWorker {
@@ -67,6 +80,8 @@ interface PodWorker {
   fingerprint?: string;
   /** Last image-pull error per container, for ImagePullBackOff messages. */
   pullErrors: Map<string, string>;
+  /** Set when admission rejected the pod or it is being evicted. */
+  failure?: PodFailure;
 }
 
 const DEFAULT_SANDBOX_IMAGE = 'mesh.local/busybox:latest';
@@ -95,6 +110,22 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
   const backoff = createBackoff(backoffCfg);
   const resyncMs = opts.resyncMs ?? 10_000;
   const workers = new Map<string, PodWorker>();
+  const resources = createPodResources({ gpus: opts.gpus ?? countNvidiaGpus() });
+  let storageQuota = false;
+  const events = createKubeletEvents(
+    opts.events ?? createEventRecorder({ client, source: { component: 'kubelet', host: nodeName }, logger: opts.logger }),
+  );
+  const health = createPodHealth({
+    runtime,
+    events,
+    logger: log,
+    enqueue: (uid) => {
+      const w = workers.get(uid);
+      if (w) enqueue(w);
+    },
+    clock: opts.probes?.clock,
+    secondMs: opts.probes?.secondMs,
+  });
   let runtimeName = 'docker';
   let stopped = true;
   let unwatch: (() => void) | undefined;
@@ -165,6 +196,8 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
   function forget(w: PodWorker): void {
     if (w.timer) clearTimeout(w.timer);
     backoff.resetPrefix(`${w.uid}/`);
+    resources.release(w.uid);
+    health.forget(w.uid);
     workers.delete(w.uid);
   }
 
@@ -239,11 +272,12 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
   }
 
   /** True when the image is usable; otherwise records the waiting reason. */
-  async function ensureImage(w: PodWorker, c: Container): Promise<boolean> {
+  async function ensureImage(w: PodWorker, c: Container, pod: Pod): Promise<boolean> {
     const policy = c.imagePullPolicy ?? defaultPullPolicy(c.image);
     const present = await runtime.imageId(c.image);
     if (policy === 'Never') {
       if (present) return true;
+      await events.neverPull(pod, c.image);
       w.waiting.set(c.name, {
         reason: 'ErrImageNeverPull',
         message: `Container image "${c.image}" is not present with pull policy of Never`,
@@ -251,10 +285,14 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       requeueAfter(w, resyncMs);
       return false;
     }
-    if (policy === 'IfNotPresent' && present) return true;
+    if (policy === 'IfNotPresent' && present) {
+      await events.alreadyPresent(pod, c.image);
+      return true;
+    }
     const key = `${w.uid}/pull/${c.name}`;
     const wait = backoff.remaining(key, Date.now());
     if (wait > 0) {
+      await events.pullBackOff(pod, c.image);
       w.waiting.set(c.name, {
         reason: 'ImagePullBackOff',
         message: `Back-off pulling image "${c.image}": ErrImagePull: ${w.pullErrors.get(c.name) ?? ''}`,
@@ -263,12 +301,16 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       return false;
     }
     try {
+      await events.pulling(pod, c.image);
+      const pullStart = Date.now();
       await runtime.pullImage(c.image);
+      await events.pulled(pod, c.image, Date.now() - pullStart);
       backoff.reset(key);
       w.pullErrors.delete(c.name);
       return true;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
+      await events.pullFailed(pod, c.image, message);
       backoff.next(key, Date.now());
       w.pullErrors.set(c.name, message);
       w.waiting.set(c.name, { reason: 'ErrImagePull', message });
@@ -291,6 +333,7 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       if (ran >= resetAfterMs) backoff.reset(key);
       const wait = backoff.remaining(key, now);
       if (wait > 0) {
+        await events.backOff(pod, c);
         w.waiting.set(c.name, {
           reason: 'CrashLoopBackOff',
           message: `back-off ${formatDuration(backoff.delay(key))} restarting failed container=${c.name} pod=${w.name}_${w.namespace}(${w.uid})`,
@@ -299,13 +342,14 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
         return;
       }
     }
-    if (!(await ensureImage(w, c))) return;
+    if (!(await ensureImage(w, c, pod))) return;
     let env: Map<string, string>;
     try {
       env = resolveEnv(pod, c, { podIP: sandboxIP(pod, sandbox), hostIP }, envSources);
     } catch (err) {
       if (!(err instanceof ContainerConfigError)) throw err;
       w.waiting.set(c.name, { reason: 'CreateContainerConfigError', message: err.message });
+      await events.failed(pod, err.message);
       requeueAfter(w, RETRY_MS);
       return;
     }
@@ -313,8 +357,7 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
     // A created-but-never-started instance is a failed attempt, not history.
     const keep = latest && latest.state !== 'created' ? latest : undefined;
     await removeAll(list.filter((x) => x !== keep));
-    const memory = parseQuantity(c.resources?.limits?.memory);
-    const cpu = parseQuantity(c.resources?.limits?.cpu);
+    const { labels: resourceLabels, ...resourceSettings } = resources.createSettings(pod, c, storageQuota);
     const id = await runtime.createContainer({
       name: engineName(w.name, w.namespace, w.uid, c.name, attempt),
       image: c.image,
@@ -322,28 +365,33 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       cmd: c.args?.map((s) => expandVars(s, env)) ?? (c.command ? [] : undefined),
       env: envList(env),
       workingDir: c.workingDir,
-      labels: labelsFor(pod, c.name, kind, attempt),
+      labels: { ...labelsFor(pod, c.name, kind, attempt), ...resourceLabels },
       networkMode: `container:${sandbox.id}`,
       tty: c.tty,
       stdin: c.stdin,
-      memoryBytes: memory ? Math.floor(memory) : undefined,
-      nanoCpus: cpu ? Math.floor(cpu * 1e9) : undefined,
+      ...resourceSettings,
     });
     if (latest) backoff.next(key, now);
+    await events.created(pod, c);
     try {
       await runtime.startContainer(id);
       w.waiting.delete(c.name);
+      await events.started(pod, c);
     } catch (err) {
       w.waiting.set(c.name, { reason: 'RunContainerError', message: err instanceof Error ? err.message : String(err) });
+      await events.failed(pod, err instanceof Error ? err.message : String(err));
       requeueAfter(w, RETRY_MS);
+      return;
     }
+    // A failed postStart hook kills the container; the next sync restarts it by policy.
+    if (!(await health.postStart(pod, c, id, sandboxIP(pod, sandbox)))) requeueAfter(w, 5);
     log.info({ pod: `${w.namespace}/${w.name}`, container: c.name, attempt }, 'container started');
   }
 
   // ---- sync ---------------------------------------------------------------
 
   async function sync(w: PodWorker): Promise<void> {
-    const pod = client.get<Pod>('pods', w.namespace, w.name);
+    let pod = client.get<Pod>('pods', w.namespace, w.name);
     if (!pod || pod.metadata.uid !== w.uid || pod.spec.nodeName !== nodeName) {
       await removeAll(await podContainers(w.uid));
       forget(w);
@@ -355,6 +403,22 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
     }
     let all = await podContainers(w.uid);
     let { sandboxes, instances } = byName(all);
+    if (pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed') {
+      // Admission (no GPU overcommit) and eviction end here: killed, then reported Failed.
+      const admission = w.failure ? { admit: true } : resources.admit(pod, all);
+      if (!admission.admit) w.failure = { reason: admission.reason ?? 'UnexpectedAdmissionError', message: admission.message ?? '' };
+      if (w.failure) {
+        pod = failedPod(pod, w.failure);
+        const victims = all.filter((c) => c.state === 'running' && c.labels[LABEL_CONTAINER_KIND] !== 'sandbox');
+        await Promise.all(victims.map((c) => runtime.stopContainer(c.id, 0)));
+        all = await podContainers(w.uid);
+        ({ sandboxes, instances } = byName(all));
+      }
+    }
+    if (await health.applyKills(pod, instances, sandboxIP(pod, sandboxes[0]))) {
+      all = await podContainers(w.uid);
+      ({ sandboxes, instances } = byName(all));
+    }
     const phase = podPhase(pod, instances);
     if (phase !== 'Succeeded' && phase !== 'Failed') {
       const sandbox = await ensureSandbox(pod, sandboxes, instances);
@@ -363,6 +427,7 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       all = await podContainers(w.uid);
       ({ sandboxes, instances } = byName(all));
     }
+    health.observe(pod, instances, sandboxIP(pod, sandboxes[0]));
     const status = computePodStatus({
       pod,
       instances,
@@ -371,7 +436,10 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       podIP: sandboxIP(pod, sandboxes[0]),
       hostIP,
       now: new Date().toISOString(),
+      probeState: (name, id) => health.state(w.uid, name, id),
     });
+    carryFailureReason(status, pod.status);
+    if (status.phase === 'Succeeded' || status.phase === 'Failed') resources.release(w.uid);
     if (status.phase === 'Succeeded' || status.phase === 'Failed') {
       // A finished pod keeps no sidecars or sandbox running.
       await Promise.all(all.filter((c) => c.state === 'running').map((c) => runtime.stopContainer(c.id, pod.spec.terminationGracePeriodSeconds ?? 30)));
@@ -379,6 +447,7 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
     if (!sameStatus(status, pod.status ?? {})) {
       try {
         await client.updateStatus<Pod>('pods', { ...pod, status });
+        if (status.phase === 'Failed') w.failure = undefined;
       } catch (err) {
         if (err instanceof NotFound) return;
         throw err;
@@ -420,9 +489,17 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
     const all = await podContainers(w.uid);
     const running = (kind: ContainerKind) => all.filter((c) => c.state === 'running' && c.labels[LABEL_CONTAINER_KIND] === kind);
     log.info({ pod: podKey(pod), grace }, 'terminating pod');
+    health.forget(w.uid); // no probe may kill or restart what is being stopped
+    const podIP = sandboxIP(pod, running('sandbox')[0]);
+    const specs = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
+    // Killing event and preStop hook first, within the grace period.
+    const stop = (c: ContainerInfo) => {
+      const spec = specs.find((x) => x.name === c.labels[LABEL_CONTAINER_NAME]);
+      return spec ? health.kill(pod, spec, c.id, grace, `Stopping container ${spec.name}`, podIP) : runtime.stopContainer(c.id, grace);
+    };
     // App containers first, then sidecars, then the sandbox that holds the network.
-    await Promise.all(running('app').map((c) => runtime.stopContainer(c.id, grace)));
-    await Promise.all(running('init').map((c) => runtime.stopContainer(c.id, grace)));
+    await Promise.all(running('app').map(stop));
+    await Promise.all(running('init').map(stop));
     await Promise.all(running('sandbox').map((c) => runtime.stopContainer(c.id, grace)));
     await removeAll(all);
     try {
@@ -480,7 +557,9 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
   return {
     async start() {
       stopped = false;
-      runtimeName = (await runtime.info()).name;
+      const info = await runtime.info();
+      runtimeName = info.name;
+      storageQuota = info.storageQuota ?? false;
       unEvents = runtime.onEvent((e) => {
         if (e.labels[LABEL_NODE] !== nodeName) return;
         const w = workers.get(e.labels[LABEL_POD_UID] ?? '');
@@ -503,8 +582,17 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       unEvents?.();
       if (resyncTimer) clearInterval(resyncTimer);
       for (const w of workers.values()) if (w.timer) clearTimeout(w.timer);
+      health.stop();
       await Promise.all([...workers.values()].map((w) => w.done));
       workers.clear();
+    },
+
+    async evict(pod: Pod, message: string): Promise<void> {
+      const w = workers.get(pod.metadata.uid ?? '');
+      if (!w) return;
+      w.failure = { reason: 'Evicted', message };
+      enqueue(w);
+      await w.done;
     },
 
     async streamLogs(pod: Pod, lo: LogOptions): Promise<Readable> {

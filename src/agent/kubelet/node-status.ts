@@ -11,6 +11,7 @@ import type { RuntimeInfo } from './container-runtime.ts';
 import { detectNodeAddress } from './node-address.ts';
 import { countNvidiaGpus } from './gpu-detect.ts';
 import type { Taint } from './taints.ts';
+import { computeAllocatable, type ReservedResources } from './node-allocatable.ts';
 
 export interface NodeStatusOptions {
   nodeName: string;
@@ -27,6 +28,10 @@ export interface NodeStatusOptions {
   logger: Logger;
   nodeAddress?: string;
   heartbeatMs?: number;
+  /** Subtracted from capacity for allocatable (--system-reserved, --kube-reserved, --eviction-hard). */
+  reserved?: ReservedResources;
+  /** The MemoryPressure condition, from the eviction manager. */
+  memoryPressure?: () => boolean;
 }
 
 export interface NodeStatusReporter {
@@ -103,7 +108,9 @@ export function createNodeStatus(opts: NodeStatusOptions): NodeStatusReporter {
 
   function conditions(prev: NodeCondition[] | undefined, now: string): NodeCondition[] {
     const want: Omit<NodeCondition, 'lastHeartbeatTime' | 'lastTransitionTime'>[] = [
-      { type: 'MemoryPressure', status: 'False', reason: 'KubeletHasSufficientMemory', message: 'kubelet has sufficient memory available' },
+      opts.memoryPressure?.()
+        ? { type: 'MemoryPressure', status: 'True', reason: 'KubeletHasInsufficientMemory', message: 'kubelet has insufficient memory available' }
+        : { type: 'MemoryPressure', status: 'False', reason: 'KubeletHasSufficientMemory', message: 'kubelet has sufficient memory available' },
       { type: 'DiskPressure', status: 'False', reason: 'KubeletHasNoDiskPressure', message: 'kubelet has no disk pressure' },
       { type: 'PIDPressure', status: 'False', reason: 'KubeletHasSufficientPID', message: 'kubelet has sufficient PID available' },
       { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' },
@@ -122,7 +129,7 @@ export function createNodeStatus(opts: NodeStatusOptions): NodeStatusReporter {
     const capacity = resources();
     return {
       capacity,
-      allocatable: { ...capacity },
+      allocatable: computeAllocatable(capacity, opts.reserved ?? {}),
       conditions: conditions(prev?.conditions, new Date().toISOString()),
       addresses: [
         { type: 'InternalIP', address },

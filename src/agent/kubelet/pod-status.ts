@@ -19,6 +19,8 @@ export interface PodObservation {
   podIP?: string;
   hostIP: string;
   now: string;
+  /** Probe results of a running instance (readiness, startup); absent means ready and started. */
+  probeState?: (containerName: string, containerId: string) => { ready: boolean; started: boolean };
 }
 
 export function isSidecar(c: Container): boolean {
@@ -112,9 +114,10 @@ function containerStatus(
   let state: ContainerState;
   let lastState: ContainerState | Record<string, never> = previous && previous.state === 'exited' ? terminated(previous, obs.runtimeName) : {};
   let ready = false;
+  const probed = latest?.state === 'running' ? obs.probeState?.(c.name, latest.id) : undefined;
   if (latest?.state === 'running') {
     state = { running: { startedAt: latest.startedAt } };
-    ready = kind === 'app' || isSidecar(c);
+    ready = (kind === 'app' || isSidecar(c)) && (probed?.ready ?? true);
   } else if (latest?.state === 'exited') {
     if (waiting) {
       state = { waiting: { ...waiting } };
@@ -134,7 +137,7 @@ function containerStatus(
     restartCount,
     image: c.image,
     imageID: latest ? `${obs.runtimeName}://${latest.imageID}` : '',
-    started: latest?.state === 'running',
+    started: latest?.state === 'running' && (probed?.started ?? true),
   };
   if (latest) status.containerID = `${obs.runtimeName}://${latest.id}`;
   return status;
@@ -211,7 +214,8 @@ export function computePodStatus(obs: PodObservation): PodStatus {
   status.startTime = pod.status?.startTime ?? obs.now;
   if (initStatuses.length) status.initContainerStatuses = initStatuses;
   status.containerStatuses = appStatuses;
-  status.qosClass = qosClass(pod);
+  // Admission sets the class on create and Kubernetes never changes it afterwards.
+  status.qosClass = pod.status?.qosClass ?? qosClass(pod);
   return status;
 }
 

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { defaultConfig, dataPaths, type AgentConfig } from '../../agent/config.ts';
 import { CliError } from '../cli-error.ts';
 import { parseTaints } from '../../agent/kubelet/taints.ts';
+import { parseEvictionHard, parseReserved, ResourceFlagError } from '../../agent/kubelet/resource-flags.ts';
 import type { CliContext, GlobalOptions } from '../cli-context.ts';
 
 interface AgentOpts {
@@ -20,6 +21,10 @@ interface AgentOpts {
   registerWithTaints?: string;
   logLevel?: string;
   logFile?: string;
+  systemReserved?: string;
+  kubeReserved?: string;
+  evictionHard?: string;
+  metricsInterval?: string;
 }
 
 /** `k=v,k2=v2` to a map; a clear error for a pair without `=`. */
@@ -32,6 +37,14 @@ export function parseNodeLabels(s: string | undefined): Record<string, string> {
     out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return out;
+}
+
+/** `10s`, `500ms`, `1m` or plain seconds. */
+function parseInterval(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000) : NaN;
+  if (!(ms >= 100)) throw new CliError(`invalid ${flag} "${value}": use a duration of at least 100ms, e.g. 10s`);
+  return ms;
 }
 
 function parsePort(flag: string, value: string): number {
@@ -62,6 +75,15 @@ export function agentConfigFrom(
   if (opts.nodeName) overrides.nodeName = opts.nodeName.toLowerCase();
   if (opts.logLevel) overrides.logLevel = opts.logLevel;
   if (opts.logFile) overrides.logFile = opts.logFile;
+  try {
+    overrides.systemReserved = parseReserved('--system-reserved', opts.systemReserved);
+    overrides.kubeReserved = parseReserved('--kube-reserved', opts.kubeReserved);
+    overrides.evictionHard = parseEvictionHard(opts.evictionHard);
+  } catch (err) {
+    if (err instanceof ResourceFlagError) throw new CliError(err.message);
+    throw err;
+  }
+  if (opts.metricsInterval !== undefined) overrides.metricsIntervalMs = parseInterval('--metrics-interval', opts.metricsInterval);
   return defaultConfig(overrides);
 }
 
@@ -132,7 +154,11 @@ function agentCommand(program: Command, name: string, description: string): Comm
     .option('--node-labels <k=v,...>', 'extra labels for this node')
     .option('--register-with-taints <k=v:Effect,...>', 'taints this node registers with (e.g. gpu=true:NoSchedule)')
     .option('--log-level <level>', 'trace, debug, info, warn or error')
-    .option('--log-file <path>', 'write the agent log here instead of stdout');
+    .option('--log-file <path>', 'write the agent log here instead of stdout')
+    .option('--system-reserved <cpu=500m,memory=1Gi,...>', 'resources kept back from pods for the OS (cpu, memory, ephemeral-storage, pid)')
+    .option('--kube-reserved <cpu=500m,memory=1Gi,...>', 'resources kept back from pods for Mesh itself')
+    .option('--eviction-hard <threshold>', 'evict pods when node memory falls below this, e.g. memory.available<100Mi (default; a quantity or %; "" turns eviction off)')
+    .option('--metrics-interval <duration>', 'time between usage samples for "kubectl top" (default 10s)');
 }
 
 export function registerAgent(program: Command, ctx: CliContext): void {

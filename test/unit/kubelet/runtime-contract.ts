@@ -14,6 +14,16 @@ export const PROGRAMS = {
   exit3: ['sh', '-c', 'echo out; echo err >&2; sleep 0.2; exit 3'],
   /** Ignores SIGTERM: stop must fall back to SIGKILL. */
   ignoreTerm: ['sh', '-c', 'trap "" TERM; while true; do sleep 1; done'],
+  /** Spins one CPU until killed. */
+  busy: ['sh', '-c', 'while :; do :; done'],
+};
+
+/** Commands run with exec() inside a printThenWait container. */
+export const EXEC_COMMANDS = {
+  /** Prints `hi` on stdout and `oops` on stderr, exits 3. */
+  exit3: ['sh', '-c', 'echo hi; echo oops >&2; exit 3'],
+  /** Takes far longer than the exec timeout. */
+  slow: ['sh', '-c', 'sleep 5'],
 };
 
 export interface RuntimeHarness {
@@ -144,6 +154,20 @@ export function runtimeContract(name: string, setup: () => Promise<RuntimeHarnes
       await h.runtime.removeContainer(id);
     });
 
+    it('runs commands inside a running container, with exit code, output and timeout', async () => {
+      const id = await h.runtime.createContainer({ name: uniqueName(), image: h.image, entrypoint: PROGRAMS.printThenWait, labels: h.labels });
+      await h.runtime.startContainer(id);
+      const r = await h.runtime.exec(id, EXEC_COMMANDS.exit3, 5000);
+      assert.equal(r.exitCode, 3);
+      assert.deepEqual(r.output.trim().split('\n').sort(), ['hi', 'oops']);
+      const t0 = Date.now();
+      await assert.rejects(h.runtime.exec(id, EXEC_COMMANDS.slow, 300), (err: Error) => err.name === 'ExecTimeoutError');
+      assert.ok(Date.now() - t0 < 3000, 'the timeout cut the exec short');
+      await h.runtime.stopContainer(id, 5);
+      await assert.rejects(h.runtime.exec(id, EXEC_COMMANDS.exit3, 1000), 'exec in a stopped container fails');
+      await h.runtime.removeContainer(id);
+    });
+
     it('reports start and die events', async () => {
       const events: ContainerEvent[] = [];
       const off = h.runtime.onEvent((e) => events.push(e));
@@ -160,6 +184,26 @@ export function runtimeContract(name: string, setup: () => Promise<RuntimeHarnes
       } finally {
         off();
       }
+    });
+
+    it('reports usage counters of a running container, none for a stopped or missing one', async () => {
+      const id = await h.runtime.createContainer({ name: uniqueName(), image: h.image, entrypoint: PROGRAMS.busy, labels: h.labels });
+      await h.runtime.startContainer(id);
+      const first = await h.runtime.stats(id);
+      assert.ok(first, 'stats of a running container');
+      await new Promise((r) => setTimeout(r, 500));
+      const second = await h.runtime.stats(id);
+      assert.ok(second);
+      assert.ok(second.timestampMs > first.timestampMs, 'the reading time advances');
+      const seconds = (second.timestampMs - first.timestampMs) / 1000;
+      const cores = (second.cpuUsageNanoSeconds - first.cpuUsageNanoSeconds) / 1e9 / seconds;
+      // A spinning shell uses most of a core; the margin covers scheduling noise.
+      assert.ok(cores > 0.2 && cores < 1.5, `busy container used ${cores.toFixed(2)} cores`);
+      assert.ok(second.memoryWorkingSetBytes > 0, 'working set > 0');
+      await h.runtime.stopContainer(id, 0);
+      assert.equal(await h.runtime.stats(id), undefined);
+      await h.runtime.removeContainer(id);
+      assert.equal(await h.runtime.stats(id), undefined);
     });
 
     it('tells present images from missing ones, and fails pulls it cannot do', async () => {
