@@ -108,6 +108,9 @@ function untilShutdown(signal: AbortSignal | undefined): Promise<string> {
 
 async function runAgent(ctx: CliContext, config: AgentConfig, first: boolean): Promise<void> {
   const { startAgent } = await import('../../agent/agent.ts');
+  if (config.membership.mode === 'join') {
+    ctx.err(`joining the cluster through ${config.membership.address} (checking the CA against the token)...`);
+  }
   let agent;
   try {
     agent = await startAgent(config);

@@ -28,7 +28,8 @@ interface NodeObject {
 interface TopOpts {
   allNamespaces?: boolean;
   selector?: string;
-  noHeaders?: boolean;
+  /** false with --no-headers (commander negation). */
+  headers?: boolean;
 }
 
 async function metricsAvailable(ctx: CliContext, g: GlobalOptions): Promise<void> {
@@ -66,7 +67,7 @@ export function registerTop(program: Command, ctx: CliContext): void {
       }
       const all = !!opts.allNamespaces && !name;
       const lines: string[] = [];
-      if (opts.noHeaders !== false) lines.push(`${all ? 'NAMESPACE\t' : ''}NAME\tCPU(cores)\tMEMORY(bytes)\t`);
+      if (opts.headers !== false) lines.push(`${all ? 'NAMESPACE\t' : ''}NAME\tCPU(cores)\tMEMORY(bytes)\t`);
       for (const p of items) {
         const t = podTotals(p.containers);
         lines.push(`${all ? `${p.metadata.namespace}\t` : ''}${p.metadata.name}\t${cpuCell(t.cpu)}\t${memoryCell(t.memory)}\t`);
@@ -99,7 +100,7 @@ export function registerTop(program: Command, ctx: CliContext): void {
       if (metrics.length === 0) throw new CliError('metrics not available yet');
       const usageOf = new Map(metrics.map((m) => [m.metadata.name, m.usage]));
       const lines: string[] = [];
-      if (opts.noHeaders !== false) lines.push('NAME\tCPU(cores)\tCPU(%)\tMEMORY(bytes)\tMEMORY(%)\t');
+      if (opts.headers !== false) lines.push('NAME\tCPU(cores)\tCPU(%)\tMEMORY(bytes)\tMEMORY(%)\t');
       for (const n of nodes) {
         const u = usageOf.get(n.metadata.name);
         const alloc = n.status?.allocatable ?? {};

@@ -64,9 +64,9 @@ describe('container resources to Docker settings', () => {
     assert.equal(containerGpuCount(c({ requests: { 'nvidia.com/gpu': '1' } })), 1);
     assert.equal(containerGpuCount(c(undefined)), 0);
     const s = containerResourceSettings(gpu, { storageQuota: false, gpuDeviceIDs: ['1', '3'] });
-    assert.deepEqual(s.deviceRequests, [{ driver: 'nvidia', deviceIDs: ['1', '3'], capabilities: [['gpu']] }]);
     // Docker refuses Count together with DeviceIDs.
-    assert.equal(s.deviceRequests![0].count, undefined);
+    assert.equal(s.deviceRequests?.[0]?.count, undefined);
+    assert.deepEqual(s.deviceRequests, [{ driver: 'nvidia', deviceIDs: ['1', '3'], capabilities: [['gpu']] }]);
   });
 });
 
