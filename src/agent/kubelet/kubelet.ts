@@ -582,8 +582,8 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       unEvents?.();
       if (resyncTimer) clearInterval(resyncTimer);
       for (const w of workers.values()) if (w.timer) clearTimeout(w.timer);
-      health.stop();
       await Promise.all([...workers.values()].map((w) => w.done));
+      health.stop(); // after the workers: a sync in flight still observes containers
       workers.clear();
     },
 

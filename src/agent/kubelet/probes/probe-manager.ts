@@ -82,6 +82,7 @@ export function createProbeManager(opts: ProbeManagerOptions): ProbeManager {
   const log = opts.logger.child({ component: 'prober' });
   // podUid -> `${container}/${kind}` -> worker
   const pods = new Map<string, Map<string, Worker>>();
+  let closed = false;
 
   const workerKey = (name: string, kind: ProbeKind) => `${name}/${kind}`;
 
@@ -147,6 +148,7 @@ export function createProbeManager(opts: ProbeManagerOptions): ProbeManager {
 
   return {
     update(pod, running, podIP) {
+      if (closed) return;
       const uid = pod.metadata.uid ?? '';
       let workers = pods.get(uid);
       const wanted = new Set<string>();
@@ -205,6 +207,7 @@ export function createProbeManager(opts: ProbeManagerOptions): ProbeManager {
     },
 
     stop() {
+      closed = true;
       for (const uid of [...pods.keys()]) this.removePod(uid);
     },
   };

@@ -143,5 +143,8 @@ describe('probe manager', () => {
     assert.equal(env.clock.pending(), 1);
     env.manager.removePod(UID);
     assert.equal(env.clock.pending(), 0);
+    env.manager.stop();
+    run({ name: 'app', image: 'i', livenessProbe: probe('liveness') });
+    assert.equal(env.clock.pending(), 0, 'a stopped manager starts no workers (a sync in flight at stop)');
   });
 });
