@@ -73,7 +73,10 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
     const networks = (c.NetworkSettings?.Networks ?? {}) as Record<string, { IPAddress?: string }>;
     const ipAddresses: Record<string, string> = {};
     for (const [name, n] of Object.entries(networks)) if (n.IPAddress) ipAddresses[name] = n.IPAddress;
-    const state = mapState(c.State?.Status);
+    // A process that could not be started leaves its container "created" with an
+    // error: for a pod that is an exit (ContainerCannotRun), restarted by policy.
+    const cannotRun = mapState(c.State?.Status) === 'created' && Boolean(c.State?.Error);
+    const state = cannotRun ? 'exited' : mapState(c.State?.Status);
     return {
       id: c.Id,
       name: c.Name.replace(/^\//, ''),
@@ -81,12 +84,12 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
       imageID: c.Image,
       labels: c.Config?.Labels ?? {},
       state,
-      exitCode: state === 'exited' ? c.State.ExitCode : undefined,
+      exitCode: state === 'exited' ? c.State.ExitCode || (cannotRun ? 128 : 0) : undefined,
       oomKilled: Boolean(c.State?.OOMKilled),
       error: c.State?.Error || undefined,
       createdAt: c.Created,
       startedAt: realTime(c.State?.StartedAt),
-      finishedAt: state === 'exited' ? realTime(c.State?.FinishedAt) : undefined,
+      finishedAt: state === 'exited' ? (realTime(c.State?.FinishedAt) ?? (cannotRun ? c.Created : undefined)) : undefined,
       ipAddresses,
       tty: Boolean(c.Config?.Tty),
     };

@@ -378,9 +378,17 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       w.waiting.delete(c.name);
       await events.started(pod, c);
     } catch (err) {
-      w.waiting.set(c.name, { reason: 'RunContainerError', message: err instanceof Error ? err.message : String(err) });
-      await events.failed(pod, err instanceof Error ? err.message : String(err));
-      requeueAfter(w, RETRY_MS);
+      const message = err instanceof Error ? err.message : String(err);
+      await events.failed(pod, message);
+      // The runtime reports a process that could not start as an exit
+      // (ContainerCannotRun), which the restart policy and back-off handle.
+      if ((await runtime.inspectContainer(id))?.state === 'exited') {
+        w.waiting.delete(c.name);
+        requeueAfter(w, 5);
+      } else {
+        w.waiting.set(c.name, { reason: 'RunContainerError', message });
+        requeueAfter(w, RETRY_MS);
+      }
       return;
     }
     // A failed postStart hook kills the container; the next sync restarts it by policy.

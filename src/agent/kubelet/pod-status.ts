@@ -92,7 +92,8 @@ function terminated(c: ContainerInfo, runtimeName: string): ContainerState {
   return {
     terminated: {
       exitCode,
-      reason: c.oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error',
+      // Docker records why a process could not be started (e.g. no such executable).
+      reason: c.oomKilled ? 'OOMKilled' : c.error ? 'ContainerCannotRun' : exitCode === 0 ? 'Completed' : 'Error',
       ...(c.error ? { message: c.error } : {}),
       startedAt: c.startedAt,
       finishedAt: c.finishedAt,
