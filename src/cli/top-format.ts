@@ -1,7 +1,7 @@
 // `mesh top` cells, computed as kubectl top computes them: CPU in millicores
 // rounded up, memory in whole MiB rounded down, percentages of allocatable
 // rounded down.
-import { parseQuantity } from '../agent/kubelet/quantity.ts';
+import { isQuantity, parseQuantity } from '../agent/api/admission/quantity.ts';
 
 export interface UsageDoc {
   cpu?: string;
@@ -9,7 +9,7 @@ export interface UsageDoc {
 }
 
 function num(q: string | undefined): number {
-  return parseQuantity(q) ?? 0;
+  return q !== undefined && isQuantity(q) ? parseQuantity(q) : 0;
 }
 
 /** Millicores; the tiny epsilon keeps float noise (0.1 * 1e3) from rounding 100m up to 101m. */

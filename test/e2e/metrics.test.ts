@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'node:https';
 import { kubectl, mesh, startAgentProcess, waitFor, type AgentProcess } from '../support/agent-process.ts';
 import { parsePromText } from '../support/prom-text.ts';
-import { parseQuantity } from '../../src/agent/kubelet/quantity.ts';
+import { parseQuantity } from '../../src/agent/api/admission/quantity.ts';
 
 const IMAGE = 'mesh.local/busybox:latest';
 

@@ -2,7 +2,7 @@
 // reports. The kubelet's sync uses the same rules to decide what to start.
 import type { Container, ContainerState, ContainerStatus, Pod, PodCondition, PodStatus } from '../api/object-types.ts';
 import type { ContainerInfo } from './container-runtime.ts';
-import { parseQuantity } from './quantity.ts';
+import { podQosClass } from '../api/admission/qos.ts';
 
 export interface WaitingReason {
   reason: string;
@@ -158,24 +158,6 @@ function condition(obs: PodObservation, type: string, ok: boolean, reason?: stri
   return cond;
 }
 
-export function qosClass(pod: Pod): string {
-  const all = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
-  let any = false;
-  let guaranteed = true;
-  for (const c of all) {
-    const limits = c.resources?.limits ?? {};
-    const requests = { ...limits, ...(c.resources?.requests ?? {}) };
-    if (Object.keys(limits).length || Object.keys(requests).length) any = true;
-    for (const r of ['cpu', 'memory']) {
-      const l = parseQuantity(limits[r]);
-      const q = parseQuantity(requests[r]);
-      if (l === undefined || q === undefined || l !== q) guaranteed = false;
-    }
-  }
-  if (!any) return 'BestEffort';
-  return guaranteed ? 'Guaranteed' : 'Burstable';
-}
-
 export function computePodStatus(obs: PodObservation): PodStatus {
   const { pod } = obs;
   const phase = podPhase(pod, obs.instances);
@@ -216,7 +198,7 @@ export function computePodStatus(obs: PodObservation): PodStatus {
   if (initStatuses.length) status.initContainerStatuses = initStatuses;
   status.containerStatuses = appStatuses;
   // Admission sets the class on create and Kubernetes never changes it afterwards.
-  status.qosClass = pod.status?.qosClass ?? qosClass(pod);
+  status.qosClass = pod.status?.qosClass ?? podQosClass(pod.spec);
   return status;
 }
 

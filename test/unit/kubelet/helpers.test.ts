@@ -3,8 +3,6 @@ import assert from 'node:assert/strict';
 import type { Pod } from '../../../src/agent/api/object-types.ts';
 import { createBackoff, formatDuration } from '../../../src/agent/kubelet/backoff.ts';
 import { ContainerConfigError, expandVars, resolveEnv } from '../../../src/agent/kubelet/env.ts';
-import { qosClass } from '../../../src/agent/kubelet/pod-status.ts';
-import { parseQuantity } from '../../../src/agent/kubelet/quantity.ts';
 import { createDemuxer } from '../../../src/agent/kubelet/docker-runtime.ts';
 
 const podWith = (containers: Pod['spec']['containers']): Pod => ({
@@ -34,16 +32,6 @@ describe('kubelet helpers', () => {
     assert.equal(b.delay('k'), 40_000);
     b.reset('k');
     assert.equal(b.remaining('k', 70_001), 0);
-  });
-
-  it('parses quantities and classifies QoS', () => {
-    assert.equal(parseQuantity('500m'), 0.5);
-    assert.equal(parseQuantity('128Mi'), 128 * 2 ** 20);
-    assert.equal(parseQuantity('1G'), 1e9);
-    assert.equal(parseQuantity('bogus'), undefined);
-    assert.equal(qosClass(podWith([{ name: 'a', image: 'i' }])), 'BestEffort');
-    assert.equal(qosClass(podWith([{ name: 'a', image: 'i', resources: { limits: { cpu: '1', memory: '1Gi' } } }])), 'Guaranteed');
-    assert.equal(qosClass(podWith([{ name: 'a', image: 'i', resources: { requests: { cpu: '100m' } } }])), 'Burstable');
   });
 
   it('expands $(VAR) references and escapes', () => {

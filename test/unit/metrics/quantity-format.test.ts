@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpuQuantity, goDuration, memoryQuantity } from '../../../src/agent/metrics/quantity-format.ts';
-import { parseQuantity } from '../../../src/agent/kubelet/quantity.ts';
+import { parseQuantity } from '../../../src/agent/api/admission/quantity.ts';
 import { cpuCell, cpuPercentCell, memoryCell, memoryPercentCell, podTotals } from '../../../src/cli/top-format.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
 

@@ -33,14 +33,16 @@ function accumulate(into: Map<string, ExactQuantity>, name: string, q: ExactQuan
 /**
  * Guaranteed: every container has cpu and memory limits, and summed requests equal
  * summed limits. BestEffort: no cpu/memory requests or limits anywhere. Else Burstable.
- * Expects a defaulted spec (requests copied from limits where absent).
+ * A request left out counts as equal to its limit, as API defaulting makes it,
+ * so an undefaulted spec (e.g. a pod seen before admission) classifies the same.
  */
 export function podQosClass(spec: QosPodSpec): QosClass {
   const requests = new Map<string, ExactQuantity>();
   const limits = new Map<string, ExactQuantity>();
   let guaranteed = true;
   for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
-    for (const [name, v] of Object.entries(c.resources?.requests ?? {})) {
+    const effectiveRequests = { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) };
+    for (const [name, v] of Object.entries(effectiveRequests)) {
       const q = QOS_RESOURCES.has(name) ? positive(v) : undefined;
       if (q) accumulate(requests, name, q);
     }
