@@ -321,7 +321,9 @@ agent_start() {
     "$(agent_pidfile "$h")" "$MESH" "${args[@]}" >>"$var/agent.log" 2>&1 </dev/null 9<&- &
   local start=$SECONDS
   until api_ready "$h"; do
-    if ! agent_pid "$h" >/dev/null && [ -s "$(agent_pidfile "$h")" ]; then
+    # Only a pid that is gone means the agent exited: its command line reads
+    # empty for a moment while bash execs bin/mesh and then node.
+    if [ -s "$(agent_pidfile "$h")" ] && ! kill -0 "$(tr -dc 0-9 <"$(agent_pidfile "$h")")" 2>/dev/null; then
       progress_done
       tail -20 "$var/agent.log" >&2
       die "h$h's agent exited; see $var/agent.log"
