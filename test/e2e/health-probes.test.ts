@@ -2,15 +2,13 @@
 // Docker runtime (probes reach the pod IP on the bridge; exec runs in the
 // container), and one real agent read with the real kubectl. Each run uses its
 // own node names and removes every container labelled with them.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
 import type { ContainerStatus, KubeObject, Pod, PodSpec } from '../../src/agent/api/object-types.ts';
-import { silentLogger } from '../../src/agent/logger.ts';
-import { createDockerRuntime } from '../../src/agent/kubelet/docker-runtime.ts';
-import { createKubelet, type Kubelet } from '../../src/agent/kubelet/kubelet.ts';
 import type { ContainerRuntime } from '../../src/agent/kubelet/container-runtime.ts';
 import { createFakeObjectClient, type FakeObjectClient } from '../support/fake-object-client.ts';
+import { useDockerKubelets, type DockerKubelets } from '../support/docker-kubelets.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { kubectl, startAgentProcess, waitFor as waitForAsync, type AgentProcess } from '../support/agent-process.ts';
 
@@ -20,8 +18,8 @@ const NODE = `e2e-health-${process.pid}-${Date.now().toString(36)}`;
 const LOOP = 'while true; do sleep 0.1; done';
 
 let runtime: ContainerRuntime;
+let kubelets: DockerKubelets;
 let client: FakeObjectClient;
-const kubelets: Kubelet[] = [];
 
 interface EventObj extends KubeObject {
   reason: string;
@@ -31,27 +29,9 @@ interface EventObj extends KubeObject {
 
 async function startKubelet(): Promise<void> {
   client = createFakeObjectClient();
-  const k = createKubelet({
-    nodeName: NODE,
-    client,
-    runtime,
-    logger: silentLogger(),
-    podNetwork: 'bridge',
-    backoff: { initialMs: 300, maxMs: 600 },
-    resyncMs: 1000,
-  });
-  kubelets.push(k);
-  await k.start();
+  await kubelets.kubelet(client).start();
 }
-
-async function createPod(name: string, spec: Partial<PodSpec>): Promise<Pod> {
-  return client.create<Pod>('pods', {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: 'default' },
-    spec: { nodeName: NODE, containers: [], terminationGracePeriodSeconds: 2, ...spec } as PodSpec,
-  });
-}
+const createPod = (name: string, spec: Partial<PodSpec>) => kubelets.createPod(client, name, spec);
 
 const pod = (name: string) => client.get<Pod>('pods', 'default', name);
 const cs = (name: string): ContainerStatus | undefined => pod(name)?.status?.containerStatuses?.[0];
@@ -80,17 +60,8 @@ async function readToEnd(stream: Readable, timeoutMs: number): Promise<string> {
 }
 
 describe('health probes and hooks on Docker', { timeout: 150_000 }, () => {
-  before(async () => {
-    runtime = createDockerRuntime({ logger: silentLogger() });
-    assert.ok(await runtime.imageId(IMAGE), `${IMAGE} must be built first (scripts/build-images)`);
-  });
-  afterEach(async () => {
-    for (const k of kubelets.splice(0)) await k.stop();
-    for (const c of await runtime.listContainers({ 'io.mesh.node': NODE })) await runtime.removeContainer(c.id);
-  });
-  after(async () => {
-    await runtime.close();
-  });
+  kubelets = useDockerKubelets(NODE, { podDefaults: { terminationGracePeriodSeconds: 2 }, removeAfterEach: true });
+  runtime = kubelets.runtime;
 
   it('a failing liveness probe restarts the container, with Unhealthy and Killing events', { timeout: 40_000 }, async () => {
     await startKubelet();

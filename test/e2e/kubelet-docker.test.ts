@@ -1,47 +1,24 @@
 // The kubelet on real Docker. Each run uses its own node name and removes every
 // container labelled with it afterwards.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ContainerStatus, Pod, PodSpec } from '../../src/agent/api/object-types.ts';
-import { silentLogger } from '../../src/agent/logger.ts';
-import { createDockerRuntime } from '../../src/agent/kubelet/docker-runtime.ts';
-import { createKubelet, type Kubelet } from '../../src/agent/kubelet/kubelet.ts';
 import type { ContainerRuntime } from '../../src/agent/kubelet/container-runtime.ts';
 import { createFakeObjectClient, type FakeObjectClient } from '../support/fake-object-client.ts';
+import { useDockerKubelets, type DockerKubelets } from '../support/docker-kubelets.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const IMAGE = 'mesh.local/busybox:latest';
 const NODE = `e2e-kubelet-${process.pid}-${Date.now().toString(36)}`;
 const LOOP = 'trap "exit 0" TERM; while true; do sleep 0.1; done';
 
-let runtime: ContainerRuntime;
 let client: FakeObjectClient;
-const kubelets: Kubelet[] = [];
-
-function newKubelet(): Kubelet {
-  const k = createKubelet({
-    nodeName: NODE,
-    client,
-    runtime,
-    logger: silentLogger(),
-    podNetwork: 'bridge',
-    backoff: { initialMs: 300, maxMs: 600 },
-    resyncMs: 1000,
-  });
-  kubelets.push(k);
-  return k;
-}
-
-async function createPod(name: string, spec: Partial<PodSpec>): Promise<Pod> {
-  return client.create<Pod>('pods', {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: 'default' },
-    spec: { nodeName: NODE, containers: [], ...spec } as PodSpec,
-  });
-}
+let docker: DockerKubelets;
+let runtime: ContainerRuntime;
+const newKubelet = () => docker.kubelet(client);
+const createPod = (name: string, spec: Partial<PodSpec>) => docker.createPod(client, name, spec);
 
 const pod = (name: string) => client.get<Pod>('pods', 'default', name);
 const status = (name: string, container: string): ContainerStatus | undefined => {
@@ -88,17 +65,8 @@ function httpStatus(host: string, port: number): Promise<number> {
 }
 
 describe('kubelet on Docker', { timeout: 120_000 }, () => {
-  before(async () => {
-    runtime = createDockerRuntime({ logger: silentLogger() });
-    assert.ok(await runtime.imageId(IMAGE), `${IMAGE} must be built first (scripts/build-images)`);
-  });
-  afterEach(async () => {
-    for (const k of kubelets.splice(0)) await k.stop();
-  });
-  after(async () => {
-    for (const c of await runtime.listContainers({ 'io.mesh.node': NODE })) await runtime.removeContainer(c.id);
-    await runtime.close();
-  });
+  docker = useDockerKubelets(NODE);
+  runtime = docker.runtime;
 
   it('runs a pod with an init container and a sidecar in one network namespace', { timeout: 30_000 }, async () => {
     client = createFakeObjectClient();
@@ -181,8 +149,7 @@ describe('kubelet on Docker', { timeout: 120_000 }, () => {
     await waitFor(() => pod('adopt')?.status?.phase === 'Running', 'Running', 20_000);
     const labels = { 'io.mesh.node': NODE, 'io.mesh.pod.uid': created.metadata.uid! };
     const before = (await runtime.listContainers(labels)).map((c) => `${c.id}@${c.startedAt}`).sort();
-    await first.stop();
-    kubelets.splice(kubelets.indexOf(first), 1);
+    await docker.stop(first);
 
     await newKubelet().start();
     await new Promise((r) => setTimeout(r, 1500));

@@ -1,15 +1,13 @@
 // Requests and limits on real Docker: the HostConfig the kubelet asks for, a
 // memory hog OOMKilled at its limit, and a busy loop held near its CPU limit.
 // Own node name; every container labelled with it is removed afterwards.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import Docker from 'dockerode';
 import type { ContainerStatus, Pod, PodSpec } from '../../src/agent/api/object-types.ts';
-import { silentLogger } from '../../src/agent/logger.ts';
-import { createDockerRuntime } from '../../src/agent/kubelet/docker-runtime.ts';
-import { createKubelet, type Kubelet } from '../../src/agent/kubelet/kubelet.ts';
 import type { ContainerRuntime } from '../../src/agent/kubelet/container-runtime.ts';
 import { createFakeObjectClient, type FakeObjectClient } from '../support/fake-object-client.ts';
+import { useDockerKubelets, type DockerKubelets } from '../support/docker-kubelets.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const IMAGE = 'mesh.local/busybox:latest';
@@ -19,32 +17,13 @@ const Mi = 2 ** 20;
 let runtime: ContainerRuntime;
 let docker: Docker;
 let client: FakeObjectClient;
-const kubelets: Kubelet[] = [];
+let kubelets: DockerKubelets;
 
 async function startKubelet(): Promise<void> {
   client = createFakeObjectClient();
-  const k = createKubelet({
-    nodeName: NODE,
-    client,
-    runtime,
-    logger: silentLogger(),
-    podNetwork: 'bridge',
-    backoff: { initialMs: 300, maxMs: 600 },
-    resyncMs: 1000,
-    gpus: 0,
-  });
-  kubelets.push(k);
-  await k.start();
+  await kubelets.kubelet(client, { gpus: 0 }).start();
 }
-
-async function createPod(name: string, spec: Partial<PodSpec>): Promise<Pod> {
-  return client.create<Pod>('pods', {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: 'default' },
-    spec: { nodeName: NODE, containers: [], ...spec } as PodSpec,
-  });
-}
+const createPod = (name: string, spec: Partial<PodSpec>) => kubelets.createPod(client, name, spec);
 const pod = (name: string) => client.get<Pod>('pods', 'default', name);
 const status = (name: string, c: string): ContainerStatus | undefined => pod(name)?.status?.containerStatuses?.find((x) => x.name === c);
 const sh = (name: string, script: string, resources: Record<string, Record<string, string>>) => ({
@@ -57,18 +36,9 @@ const sh = (name: string, script: string, resources: Record<string, Record<strin
 const containerId = (name: string, c: string) => (status(name, c)?.containerID ?? '').replace('docker://', '');
 
 describe('resources on Docker', { timeout: 90_000 }, () => {
-  before(async () => {
-    runtime = createDockerRuntime({ logger: silentLogger() });
-    docker = new Docker({ socketPath: '/var/run/docker.sock' });
-    assert.ok(await runtime.imageId(IMAGE), `${IMAGE} must be built first (scripts/build-images)`);
-  });
-  afterEach(async () => {
-    for (const k of kubelets.splice(0)) await k.stop();
-  });
-  after(async () => {
-    for (const c of await runtime.listContainers({ 'io.mesh.node': NODE })) await runtime.removeContainer(c.id);
-    await runtime.close();
-  });
+  kubelets = useDockerKubelets(NODE);
+  runtime = kubelets.runtime;
+  docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
   it('sets CpuShares, CpuQuota/CpuPeriod, Memory and MemorySwap from requests and limits', { timeout: 30_000 }, async () => {
     await startKubelet();
