@@ -1,7 +1,7 @@
 // Parses the kubelet's resource flags: `--system-reserved` / `--kube-reserved`
 // (`cpu=500m,memory=1Gi`) and `--eviction-hard` (`memory.available<100Mi`).
 // Errors name the flag and the entry, so the CLI can show them as they are.
-import { parseQuantityExact, QUANTITY_FORMAT_ERROR } from '../api/admission/quantity.ts';
+import { parseQuantityExact, QUANTITY_FORMAT_ERROR, type ExactQuantity } from '../api/admission/quantity.ts';
 
 export const RESERVABLE = ['cpu', 'memory', 'ephemeral-storage', 'pid'] as const;
 export const DEFAULT_EVICTION_HARD = 'memory.available<100Mi';
@@ -36,16 +36,22 @@ export function parseReserved(flag: string, text: string | undefined): Record<st
     if (!(RESERVABLE as readonly string[]).includes(name)) {
       throw new ResourceFlagError(`invalid ${flag} entry "${entry}": unknown resource "${name}"; use one of ${RESERVABLE.join(', ')}`);
     }
-    let q;
-    try {
-      q = parseQuantityExact(value);
-    } catch {
-      throw new ResourceFlagError(`invalid ${flag} entry "${entry}": ${QUANTITY_FORMAT_ERROR}`);
-    }
-    if (q.mantissa < 0n) throw new ResourceFlagError(`invalid ${flag} entry "${entry}": must not be negative`);
+    nonNegativeQuantity(flag, entry, value);
     out[name] = value;
   }
   return out;
+}
+
+/** The quantity in a flag entry; the error names the flag and the entry. */
+function nonNegativeQuantity(flag: string, entry: string, value: string): ExactQuantity {
+  let q: ExactQuantity;
+  try {
+    q = parseQuantityExact(value);
+  } catch {
+    throw new ResourceFlagError(`invalid ${flag} entry "${entry}": ${QUANTITY_FORMAT_ERROR}`);
+  }
+  if (q.mantissa < 0n) throw new ResourceFlagError(`invalid ${flag} entry "${entry}": must not be negative`);
+  return q;
 }
 
 /** `memory.available<100Mi` (or `<10%`); an empty text means no hard eviction. */
@@ -67,13 +73,7 @@ export function parseEvictionHard(text: string | undefined, flag = '--eviction-h
       out.memoryAvailable = { text: value, fraction: pct / 100 };
       continue;
     }
-    let q;
-    try {
-      q = parseQuantityExact(value);
-    } catch {
-      throw new ResourceFlagError(`invalid ${flag} entry "${entry}": ${QUANTITY_FORMAT_ERROR}`);
-    }
-    if (q.mantissa < 0n) throw new ResourceFlagError(`invalid ${flag} entry "${entry}": must not be negative`);
+    const q = nonNegativeQuantity(flag, entry, value);
     const bytes = q.exp10 >= 0 ? Number(q.mantissa * 10n ** BigInt(q.exp10)) : Math.ceil(Number(q.mantissa) / 10 ** -q.exp10);
     out.memoryAvailable = { text: value, bytes };
   }
