@@ -145,7 +145,14 @@ export async function startAgentProcess(opts: StartOptions = {}): Promise<AgentP
     }
   }
 
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    // A refused start (e.g. a join with a bad token) must not leave its data behind.
+    await signal('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     nodeName,
     dataDir,
