@@ -367,11 +367,6 @@ const FIELDS_BY_RESOURCE: Record<string, Record<string, FieldGetter>> = {
   'replicasets.apps': { 'status.replicas': (o) => path('status', 'replicas')(o) || '0' },
 };
 
-/** The field paths a resource can be filtered on (resourceKey as in resources.ts: `pods`, `replicasets.apps`). */
-export function supportedFields(resourceKey: string): string[] {
-  return [...Object.keys(COMMON_FIELDS), ...Object.keys(FIELDS_BY_RESOURCE[resourceKey] ?? {})];
-}
-
 /** Splits on commas that are not escaped with a backslash. */
 function splitTerms(s: string): string[] {
   const terms: string[] = [];

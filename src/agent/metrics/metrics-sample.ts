@@ -57,14 +57,3 @@ export function decodeSample(bytes: Uint8Array): NodeMetricsSample | undefined {
 export function encodeSample(sample: NodeMetricsSample): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(sample));
 }
-
-/** Sum of the containers' usage: what a pod uses. */
-export function podUsage(pod: PodMetricsSample): Usage {
-  let cpu = 0;
-  let mem = 0;
-  for (const c of pod.containers) {
-    cpu += c.usage.cpuNanoCores;
-    mem += c.usage.memoryWorkingSetBytes;
-  }
-  return { cpuNanoCores: cpu, memoryWorkingSetBytes: mem };
-}

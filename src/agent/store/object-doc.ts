@@ -188,11 +188,6 @@ export function docChangeCount(doc: ObjectDoc): number {
   return A.stats(doc).numChanges;
 }
 
-/** The author recorded in an encoded change (its message), if any. */
-export function changeAuthor(change: Uint8Array): string | undefined {
-  return authorOf(A.decodeChange(change).message);
-}
-
 function authorOf(message: string | null | undefined): string | undefined {
   return typeof message === 'string' && message.length > 0 ? message : undefined;
 }

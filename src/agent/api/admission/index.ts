@@ -103,13 +103,3 @@ export function admit(type: ResourceType, obj: KubeObject, old?: KubeObject): vo
   const name = obj?.metadata?.name;
   if (causes.length > 0) throw invalidObject(type.kind, typeof name === 'string' ? name : undefined, causes, type.group);
 }
-
-export interface Admission {
-  applyDefaults(type: ResourceType, obj: KubeObject): void;
-  validateObject(type: ResourceType, obj: KubeObject, old?: KubeObject): StatusCause[];
-  admit(type: ResourceType, obj: KubeObject, old?: KubeObject): void;
-}
-
-export function createAdmission(): Admission {
-  return { applyDefaults, validateObject, admit };
-}
