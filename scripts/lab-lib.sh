@@ -11,6 +11,8 @@ LAB_VAR="/var/lib/mesh-lab"
 LAB_MAX_HOSTS=50
 LAB_P2P_PORT=7946
 LAB_API_PORT=6443
+# LoadBalancer IPs the lab's cluster hands out: on the hosts' LAN, above the hosts.
+LAB_LB_POOL="$LAB_PREFIX.200-$LAB_PREFIX.220"
 # Marks the root namespace's iptables rules that belong to the lab.
 LAB_RULE_TAG="mesh-lab"
 # MESH_LAB_BIN: another mesh binary (a stub when testing the lab itself).
@@ -302,11 +304,17 @@ agent_start() {
   mkdir -p "$data" "$(host_run "$h")"
   local common=(--data-dir "$data" --node-name "h$h" --api-host "$ip" --listen-address "$ip"
     --docker-socket "$(docker_sock "$h")")
+  # MESH_LAB_AGENT_ARGS: extra flags for every agent; MESH_LAB_INIT_ARGS: for h1's
+  # `mesh init` only (cluster settings such as --voters 5).
+  local extra=() init_extra=()
+  read -r -a extra <<<"${MESH_LAB_AGENT_ARGS:-}"
+  read -r -a init_extra <<<"${MESH_LAB_INIT_ARGS:-}"
+  common+=("${extra[@]}")
   local args
   if [ -f "$data/admin.kubeconfig" ]; then
     mode=agent args=(agent "${common[@]}")
   elif [ "$h" = 1 ]; then
-    mode=init args=(init "${common[@]}" --p2p-port "$LAB_P2P_PORT")
+    mode=init args=(init "${common[@]}" --p2p-port "$LAB_P2P_PORT" --lb-pool "$LAB_LB_POOL" "${init_extra[@]}")
   else
     local tokfile
     tokfile="$(agent_data 1)/join-token"

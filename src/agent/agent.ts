@@ -2,6 +2,7 @@
 // started in dependency order, stopped in reverse. Nothing here is global, so a
 // test can run several agents in one process.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { dataPaths, type AgentConfig } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ensurePki } from './api/pki.ts';
@@ -20,14 +21,34 @@ import { createEvictionManager } from './kubelet/eviction-manager.ts';
 import { readNodeMemory } from './kubelet/meminfo.ts';
 import { createPodMemoryReader } from './kubelet/pod-memory.ts';
 import { parseEvictionHard } from './kubelet/resource-flags.ts';
-import { createBinder } from './scheduler/binder.ts';
+import { createBinder, type Binder } from './scheduler/binder.ts';
 import { createEventRecorder } from './event-recorder.ts';
-import { createNodeLifecycle, isCoordinator } from './controllers/node-lifecycle.ts';
+import { createNodeLifecycle } from './controllers/node-lifecycle.ts';
 import { createEventExpiry } from './controllers/event-expiry.ts';
+import { createControllerManager } from './controllers/controller.ts';
+import { createGarbageCollector } from './controllers/garbage-collector.ts';
+import { createReplicaSetController } from './controllers/replicaset-controller.ts';
+import { createServiceAllocationController } from './controllers/service-allocation-controller.ts';
+import { createNodeCidrController } from './controllers/node-cidr-controller.ts';
+import { createLeaderFence } from './leader-fence.ts';
+import { createSecretBackend } from './api/secret-backend.ts';
+import { createSqliteRaftStorage } from '../consensus/raft-storage.ts';
+import { createLibp2pRaftTransport } from '../consensus/libp2p-raft-transport.ts';
+import { createRaftNode } from '../consensus/raft-driver.ts';
+import { createClusterFsm } from '../consensus/cluster-fsm.ts';
+import { createClusterAllocator } from '../consensus/cluster-allocator.ts';
+import { createSecretSealer } from '../consensus/secret-crypto.ts';
+import { createPodSecretFetcher, createSecretReader } from '../consensus/secret-reader.ts';
+import { createSecretRequestHandler } from '../consensus/secret-requests.ts';
+import { createVoterManager } from '../consensus/voter-manager.ts';
+import { outsideViewFrom } from '../consensus/outside-view.ts';
+import type { RaftHint } from '../net/membership.ts';
+import { trafficTapFromEnv } from '../net/traffic-tap.ts';
 import { startAgentMetrics } from './metrics/agent-metrics.ts';
 import { enterCluster, markLeft } from './cluster-entry.ts';
 import { createLeave } from './leave.ts';
 import type { MeshStatus } from './mesh-status.ts';
+import type { Pod } from './api/object-types.ts';
 import { createMeshHost } from '../net/mesh-host.ts';
 import { createMembership } from '../net/membership.ts';
 import { createGossipReplicationTransport } from '../net/gossip-replication-transport.ts';
@@ -96,6 +117,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       port: config.p2pPort,
       psk: pskFromConfig(entry.cluster),
       logger: log,
+      tap: trafficTapFromEnv(config.nodeName),
     });
     started.push({ name: 'mesh-host', stop: () => host.stop() });
     const transport = await createGossipReplicationTransport(host);
@@ -109,11 +131,14 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     });
     replicator.start();
     started.push({ name: 'replicator', stop: () => replicator.stop() });
+    // Group members put their Raft view into heartbeats, so agents outside the group know the leader.
+    let raftHint: () => RaftHint | undefined = () => undefined;
     const membership = createMembership({
       host,
       nodeName: config.nodeName,
       logger: log,
       stateDigest: () => ({ changes: replicator.stateDigest().changes }),
+      raftHint: () => raftHint(),
       seeds: entry.cluster.knownPeers,
       onKnownAddrs: (addrs) => void rememberPeers(config.dataDir, addrs).catch((err) => log.warn({ err }, 'could not save peers')),
     });
@@ -126,8 +151,49 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       logger: log,
     });
 
-    const registry = createRegistry({ store, logger: log });
+    // The Raft subgroup: every agent runs a member; the founder starts the group
+    // alone and the leader's voter manager adds the others (learner, then voter).
+    const raftTransport = await createLibp2pRaftTransport({
+      host,
+      peerIdOf: (node) => membership.peerIdOf(node),
+      nodeNameOf: (peer) => membership.nodeNameOf(peer),
+      nodeName: config.nodeName,
+      logger: log,
+    });
+    started.push({ name: 'raft-transport', stop: () => raftTransport.stop() });
+    const raftStorage = createSqliteRaftStorage({ path: join(config.dataDir, 'raft', 'raft.db') });
+    started.push({ name: 'raft-storage', stop: () => raftStorage.close() });
+    const fsm = createClusterFsm({ lbPool: entry.cluster.lbPool });
+    const founder = entry.cluster.founder === config.nodeName;
+    const raft = createRaftNode({
+      id: config.nodeName,
+      storage: raftStorage,
+      transport: raftTransport,
+      stateMachine: fsm,
+      initialConf: { voters: founder ? [config.nodeName] : [], learners: [] },
+      logger: log,
+      outsideView: () => outsideViewFrom(membership.members().filter((m) => !m.self)),
+    });
+    raftHint = () => {
+      const st = raft.status();
+      if (!st.inGroup) return undefined;
+      return { term: st.term, ...(st.leader ? { leader: st.leader } : {}), voters: st.conf.voters, learners: st.conf.learners };
+    };
+    await raft.start();
+    started.push({ name: 'raft', stop: () => raft.stop() });
+
+    // Secret values live only in the FSM, sealed with a key from the cluster key.
+    const sealer = createSecretSealer(pskFromConfig(entry.cluster));
+    const secretReader = createSecretReader({ raftNode: raft, fsm, transport: raftTransport, sealer });
+    const registry = createRegistry({
+      store,
+      logger: log,
+      secrets: createSecretBackend({ raftNode: raft, sealer, reader: secretReader, logger: log }),
+    });
     await registry.ensureDefaultNamespaces();
+    const secretRequests = createSecretRequestHandler({ raftNode: raft, fsm, pods: () => registry.list<Pod>('pods').items, logger: log });
+    const offSecretRequests = raftTransport.onRequest(secretRequests);
+    started.push({ name: 'secret-requests', stop: offSecretRequests });
 
     const runtime = createDockerRuntime({ socketPath: config.dockerSocket, logger: log });
     const runtimeInfo = await runtime.info();
@@ -173,36 +239,106 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       logger: log,
       podNetwork: config.podNetwork,
       gpus,
+      secrets: createPodSecretFetcher({ nodeName: config.nodeName, raftNode: raft, transport: raftTransport, sealer, localHandler: secretRequests }),
     });
     await kubelet.start();
     started.push({ name: 'kubelet', stop: () => kubelet.stop() });
     eviction.start();
     started.push({ name: 'eviction-manager', stop: () => eviction.stop() });
 
-    // Cluster-wide work with one writer runs on the coordinator (the lowest-named
-    // live member) until the Raft leader takes it over.
-    const members = () => membership.members().filter((m) => !m.self);
-    const coordinating = () => isCoordinator(config.nodeName, members());
-    const events = createEventRecorder({
+    // Leader-only work (DESIGN.md §3): scheduling, controllers, allocation, node
+    // eviction, event expiry and the voter set run only while this agent leads
+    // with a valid lease, and write through the fence of the term they began in.
+    const fence = createLeaderFence(registry, raft);
+    const allocator = createClusterAllocator({ raftNode: raft, logger: log });
+    const schedulerEvents = createEventRecorder({
       client: registry,
       source: { component: 'default-scheduler', host: config.nodeName },
       logger: log,
     });
-    const binder = createBinder({ client: registry, binding: registry, events, logger: log, isActive: coordinating });
-    binder.start();
-    started.push({ name: 'binder', stop: () => binder.stop() });
-    const eventExpiry = createEventExpiry({ client: registry, logger: log, isActive: coordinating });
+    const controllerEvents = createEventRecorder({ client: registry, source: { component: 'controller-manager', host: config.nodeName }, logger: log });
+    // A binder per leadership term: it loads its cluster snapshot when the term begins.
+    let binder: Binder | undefined;
+    const startBinder = () => {
+      binder = createBinder({
+        client: fence.client,
+        binding: { bind: fence.guarded((ns: string, name: string, node: string) => registry.bind(ns, name, node)) },
+        events: schedulerEvents,
+        logger: log,
+        isActive: fence.holds,
+      });
+      binder.start();
+    };
+    const stopBinder = async () => {
+      const b = binder;
+      binder = undefined;
+      await b?.stop();
+    };
+    started.push({ name: 'binder', stop: stopBinder });
+    const controllers = createControllerManager({
+      client: fence.client,
+      logger: log,
+      isActive: fence.holds,
+      controllers: [
+        createGarbageCollector({ client: fence.client, logger: log }),
+        createReplicaSetController({ client: fence.client, logger: log, events: controllerEvents }),
+        createServiceAllocationController({ client: fence.client, allocator, fsm, logger: log, events: controllerEvents }),
+        createNodeCidrController({ client: fence.client, allocator, fsm, logger: log, events: controllerEvents }),
+      ],
+    });
+    started.push({ name: 'controllers', stop: () => controllers.stop() });
+    const eventExpiry = createEventExpiry({ client: fence.client, logger: log, isActive: fence.holds });
     eventExpiry.start();
     started.push({ name: 'event-expiry', stop: () => eventExpiry.stop() });
-    const lifecycle = createNodeLifecycle({ selfName: config.nodeName, client: registry, members, logger: log });
+    const members = () =>
+      membership
+        .members()
+        .filter((m) => !m.self)
+        .map((m) => ({ nodeName: m.nodeName, status: m.status, lastSeen: m.lastSeen }));
+    const lifecycle = createNodeLifecycle({
+      selfName: config.nodeName,
+      client: fence.client,
+      members,
+      logger: log,
+      isActive: fence.holds,
+      ...(config.podEvictionGraceMs !== undefined ? { podEvictionGraceMs: config.podEvictionGraceMs } : {}),
+    });
+    const voters = createVoterManager({
+      raft,
+      membership,
+      logger: log,
+      desiredVoters: entry.cluster.voters,
+      ...(config.voterDownTimeoutMs !== undefined ? { voterDownTimeoutMs: config.voterDownTimeoutMs } : {}),
+    });
+    voters.start();
+    started.push({ name: 'voter-manager', stop: () => voters.stop() });
+    const onLeadership = (leading: boolean, term: number) => {
+      if (leading) {
+        fence.begin(term);
+        log.info({ term }, 'leading the Raft group: leader-only work starts');
+        // The FSM records the leader's term, so commands of an older leader are refused.
+        void allocator.recordLeadership(config.nodeName).catch((err) => log.warn({ err }, 'could not record the leadership'));
+        void controllers.start().catch((err) => log.warn({ err }, 'controllers did not start'));
+        if (!binder) startBinder();
+        void lifecycle.reconcile();
+      } else {
+        fence.end();
+        log.info({ term }, 'no longer leading the Raft group: leader-only work stops');
+        void controllers.stop().catch((err) => log.warn({ err }, 'controllers did not stop'));
+        void stopBinder().catch((err) => log.warn({ err }, 'binder did not stop'));
+      }
+    };
+    const offLeadership = raft.onLeadershipChange(onLeadership);
+    if (raft.isLeading()) onLeadership(true, raft.term());
     const offMembership = membership.onChange(() => {
       void lifecycle.reconcile();
-      binder.resync();
+      binder?.resync();
     });
     const lifecycleTimer = setInterval(() => void lifecycle.reconcile(), 1000);
     started.push({
       name: 'node-lifecycle',
       stop: () => {
+        offLeadership();
         offMembership();
         clearInterval(lifecycleTimer);
       },
@@ -225,7 +361,19 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
 
     const meshStatus = (): MeshStatus => {
       const known = replicator.stateDigest().changes;
+      const r = raft.status();
       return {
+        raft: {
+          role: r.role,
+          membership: r.conf.voters.includes(config.nodeName) ? 'voter' : r.conf.learners.includes(config.nodeName) ? 'learner' : 'member',
+          term: r.term,
+          ...(r.leader ? { leader: r.leader } : {}),
+          commit: r.commit,
+          applied: r.applied,
+          voters: r.conf.voters,
+          learners: r.conf.learners,
+          quorum: r.quorum,
+        },
         clusterName: entry.cluster.clusterName,
         nodeName: config.nodeName,
         peerId: host.peerId,
@@ -275,6 +423,15 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       onRequestDone: metrics.onRequestDone,
       meshRoutes: {
         '/mesh/v1/status': { method: 'GET', handle: async () => meshStatus() },
+        // One no-op through Raft from this agent (forwarded when it does not lead): the commit latency.
+        '/mesh/v1/raft/commit-probe': {
+          method: 'POST',
+          handle: async () => {
+            const t0 = performance.now();
+            await raft.propose(JSON.stringify({ type: 'noop' }));
+            return { ms: performance.now() - t0, leader: raft.leader() ?? null, term: raft.term() };
+          },
+        },
         '/mesh/v1/leave': {
           method: 'POST',
           handle: async () => {

@@ -28,7 +28,7 @@ export async function enterCluster(config: AgentConfig, logger: Logger): Promise
     case 'init':
       if (!member) logger.info({ dataDir }, 'founding a new cluster');
       await rm(leftMarkerPath(dataDir), { force: true });
-      await initCluster(dataDir);
+      await initCluster(dataDir, { founder: config.nodeName, voters: config.voters, lbPool: config.lbPool });
       break;
     case 'join':
       if (member) {
@@ -51,7 +51,7 @@ export async function enterCluster(config: AgentConfig, logger: Logger): Promise
           `this machine left its cluster ("mesh leave"); run "mesh join <address> --token <token>" to join one, or "mesh init" to found a new one`,
         );
       }
-      if (!member) await initCluster(dataDir);
+      if (!member) await initCluster(dataDir, { founder: config.nodeName, voters: config.voters, lbPool: config.lbPool });
       break;
   }
   return { cluster: await loadClusterConfig(dataDir), token: await clusterToken(dataDir) };

@@ -41,6 +41,14 @@ export interface AgentConfig {
   metricsIntervalMs?: number;
   /** Where pino writes; undefined = stdout. */
   logFile?: string;
+  /** Raft voters of a new cluster (`mesh init --voters 3|5`); later agents take the cluster's. */
+  voters?: number;
+  /** LoadBalancer IP pool of a new cluster (`mesh init --lb-pool`). */
+  lbPool?: string;
+  /** Pods on a node unreachable this long are deleted so their controllers replace them (`--pod-eviction-timeout`); default 5 s. */
+  podEvictionGraceMs?: number;
+  /** A voter down this long is replaced by a healthy agent (`--voter-down-timeout`); default 30 s. */
+  voterDownTimeoutMs?: number;
 }
 
 export const DEFAULT_DATA_DIR = process.env.MESH_DATA_DIR ?? '/var/lib/mesh';

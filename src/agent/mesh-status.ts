@@ -21,6 +21,23 @@ export interface MeshStatus {
   /** Changes this agent's store knows (the figure `behind` is measured against). */
   knownChanges: number;
   members: MeshMemberStatus[];
+  raft: RaftGroupStatus;
+}
+
+/** The Raft subgroup as this agent sees it. */
+export interface RaftGroupStatus {
+  /** This agent's role: leader, follower, candidate, pre-candidate. */
+  role: string;
+  /** voter, learner, or member (outside the group). */
+  membership: 'voter' | 'learner' | 'member';
+  term: number;
+  leader?: string;
+  commit: number;
+  applied: number;
+  voters: string[];
+  learners: string[];
+  /** A leader is known and answering: leader-only work runs (on the leader). */
+  quorum: boolean;
 }
 
 export interface LeaveResult {

@@ -14,12 +14,26 @@ export interface ClusterConfig {
   pskHex: string;
   /** Multiaddrs (with /p2p/<id>) of members this agent has heard of; dialled at start. */
   knownPeers: string[];
+  /**
+   * The node that founded the cluster: the Raft group's first voter. Every agent
+   * starts Raft from {voters: [founder]} and learns later changes from the log.
+   */
+  founder: string;
+  /** Raft voters the group keeps (3 or 5), set at `mesh init --voters`. */
+  voters: number;
+  /** LoadBalancer IP pool (`10.77.0.200/29` or `10.77.0.200-10.77.0.220`), set at `mesh init --lb-pool`; '' for none. */
+  lbPool: string;
 }
+
+export const DEFAULT_VOTERS = 3;
 
 const schema = z.object({
   clusterName: z.string().min(1),
   pskHex: z.string().regex(new RegExp(`^[0-9a-f]{${PSK_LENGTH * 2}}$`), 'must be 64 lower-case hex digits'),
   knownPeers: z.array(z.string()),
+  founder: z.string().min(1),
+  voters: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(DEFAULT_VOTERS),
+  lbPool: z.string().default(''),
 });
 
 /** Most addresses worth remembering; a restart only needs a few live ones. */

@@ -20,7 +20,7 @@ import { BadRequest } from '../agent/api/errors.ts';
 import { ensurePki } from '../agent/api/pki.ts';
 import { dataPaths } from '../agent/config.ts';
 import { caCertHash, createJoinToken, parseJoinToken, PSK_LENGTH } from './join-token.ts';
-import { hasClusterConfig, loadClusterConfig, pskFromConfig, saveClusterConfig, type ClusterConfig } from './cluster-config.ts';
+import { DEFAULT_VOTERS, hasClusterConfig, loadClusterConfig, pskFromConfig, saveClusterConfig, type ClusterConfig } from './cluster-config.ts';
 import { createMeshHost, DEFAULT_MESH_PORT, generatePeerKey, loadPeerKey, savePeerKey, type MeshHost } from './mesh-host.ts';
 import { JoinRefused, PeerUnreachable, RemoteError } from './errors.ts';
 
@@ -34,6 +34,9 @@ export interface BundleMember {
 
 export interface JoinBundle {
   clusterName: string;
+  founder: string;
+  voters: number;
+  lbPool: string;
   caCertPem: string;
   caKeyPem: string;
   adminCertPem: string;
@@ -44,6 +47,9 @@ export interface JoinBundle {
 
 const bundleSchema = z.object({
   clusterName: z.string().min(1),
+  founder: z.string().min(1),
+  voters: z.number().int(),
+  lbPool: z.string(),
   caCertPem: z.string().min(1),
   caKeyPem: z.string().min(1),
   adminCertPem: z.string().min(1),
@@ -74,12 +80,22 @@ export interface InitResult {
  * Founds a cluster in dataDir: a new pre-shared key and cluster.json, and the CA
  * (through ensurePki). Idempotent: run again, it returns the same token.
  */
-export async function initCluster(dataDir: string, opts: { clusterName?: string } = {}): Promise<InitResult> {
+export async function initCluster(
+  dataDir: string,
+  opts: { founder: string; clusterName?: string; voters?: number; lbPool?: string },
+): Promise<InitResult> {
   let config: ClusterConfig;
   if (hasClusterConfig(dataDir)) {
     config = await loadClusterConfig(dataDir);
   } else {
-    config = { clusterName: opts.clusterName ?? 'mesh', pskHex: randomBytes(PSK_LENGTH).toString('hex'), knownPeers: [] };
+    config = {
+      clusterName: opts.clusterName ?? 'mesh',
+      pskHex: randomBytes(PSK_LENGTH).toString('hex'),
+      knownPeers: [],
+      founder: opts.founder,
+      voters: opts.voters ?? DEFAULT_VOTERS,
+      lbPool: opts.lbPool ?? '',
+    };
     await saveClusterConfig(dataDir, config);
   }
   const pki = await ensurePki(dataPaths(dataDir).pki);
@@ -119,6 +135,9 @@ export async function serveJoin(opts: JoinServerOptions): Promise<void> {
     const read = (f: string) => readFile(join(pkiDir, f), 'utf8');
     const bundle: JoinBundle = {
       clusterName: config.clusterName,
+      founder: config.founder,
+      voters: config.voters,
+      lbPool: config.lbPool,
       caCertPem: await read(PKI_FILES.caCert),
       caKeyPem: await read(PKI_FILES.caKey),
       adminCertPem: await read(PKI_FILES.adminCert),
@@ -222,7 +241,14 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinResult> {
 
   const withPeer = target.includes('/p2p/') ? target : `${target}/p2p/${remotePeer}`;
   const knownPeers = [withPeer, ...bundle.members.filter((m) => m.peerId !== host.peerId).flatMap((m) => m.addrs)];
-  const config: ClusterConfig = { clusterName: bundle.clusterName, pskHex: Buffer.from(token.psk).toString('hex'), knownPeers };
+  const config: ClusterConfig = {
+    clusterName: bundle.clusterName,
+    pskHex: Buffer.from(token.psk).toString('hex'),
+    knownPeers,
+    founder: bundle.founder,
+    voters: bundle.voters,
+    lbPool: bundle.lbPool,
+  };
   await saveClusterConfig(opts.dataDir, config);
   log.info({ clusterName: bundle.clusterName, via: withPeer, members: bundle.members.length }, 'joined cluster');
   return { clusterName: bundle.clusterName, members: bundle.members, config };

@@ -16,7 +16,16 @@ export interface StateDigest {
   changes: number;
 }
 
+/** What a Raft group member tells everyone: plain members learn the leader and the group from it. */
+export interface RaftHint {
+  term: number;
+  leader?: string;
+  voters: string[];
+  learners: string[];
+}
+
 export interface Heartbeat {
+  raft?: RaftHint;
   nodeName: string;
   peerId: string;
   addrs: string[];
@@ -33,6 +42,8 @@ export interface Member {
   /** Local time (ms since the epoch) the last heartbeat arrived. */
   lastSeen: number;
   stateDigest: StateDigest;
+  /** The Raft view in the member's last heartbeat, if it is in the group. */
+  raft?: RaftHint;
   status: MemberStatus;
   /** True for this agent's own entry. */
   self: boolean;
@@ -45,6 +56,8 @@ export interface MembershipOptions {
   nodeName: string;
   logger: Logger;
   stateDigest: () => StateDigest;
+  /** This agent's Raft view, sent with every heartbeat while it is in the group. */
+  raftHint?: () => RaftHint | undefined;
   /** Multiaddrs to dial at start: the join bundle's members or cluster.json's known peers. */
   seeds?: string[];
   /** Called (at most once per check) when the set of member addresses worth remembering changes. */
@@ -159,7 +172,7 @@ export function createMembership(opts: MembershipOptions): Membership {
     let m = others.get(from);
     const addrsChanged = !m || m.addrs.join() !== hb.addrs.join();
     if (!m) {
-      m = { nodeName: hb.nodeName, peerId: from, addrs: hb.addrs, lastSeen: t, stateDigest: hb.stateDigest, status: 'alive', self: false };
+      m = { nodeName: hb.nodeName, peerId: from, addrs: hb.addrs, lastSeen: t, stateDigest: hb.stateDigest, ...withRaft(hb.raft), status: 'alive', self: false };
       others.set(from, m);
       if (hb.leaving) m.status = 'left';
       log.info({ node: m.nodeName, peerId: from, status: m.status }, 'member discovered');
@@ -169,6 +182,8 @@ export function createMembership(opts: MembershipOptions): Membership {
       m.addrs = hb.addrs;
       m.lastSeen = t;
       m.stateDigest = hb.stateDigest;
+      if (hb.raft) m.raft = hb.raft;
+      else delete m.raft;
       setStatus(m, hb.leaving ? 'left' : 'alive');
     }
     // New addresses or a member back from the dead: give discovery a fresh budget.
@@ -255,6 +270,7 @@ export function createMembership(opts: MembershipOptions): Membership {
       peerId: host.peerId,
       addrs: host.multiaddrs(),
       stateDigest: opts.stateDigest(),
+      ...withRaft(opts.raftHint?.()),
       sentAt: Date.now(),
       ...(leave ? { leaving: true } : {}),
     };
@@ -347,6 +363,18 @@ function peerOfAddr(addr: string): string | undefined {
   return i >= 0 ? addr.slice(i + 5) : undefined;
 }
 
+const withRaft = (raft: RaftHint | undefined) => (raft ? { raft } : {});
+
+const isNames = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+function parseRaftHint(v: unknown): RaftHint | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o.term !== 'number' || !isNames(o.voters) || !isNames(o.learners)) return undefined;
+  if (o.leader !== undefined && typeof o.leader !== 'string') return undefined;
+  return { term: o.term, voters: o.voters, learners: o.learners, ...(typeof o.leader === 'string' ? { leader: o.leader } : {}) };
+}
+
 function parseHeartbeat(bytes: Uint8Array): Heartbeat | undefined {
   let v: unknown;
   try {
@@ -375,6 +403,7 @@ function parseHeartbeat(bytes: Uint8Array): Heartbeat | undefined {
     peerId: o.peerId,
     addrs: o.addrs as string[],
     stateDigest: { changes: digest.changes },
+    ...withRaft(parseRaftHint(o.raft)),
     sentAt: o.sentAt,
     ...(o.leaving === true ? { leaving: true } : {}),
   };

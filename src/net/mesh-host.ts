@@ -22,6 +22,7 @@ import * as lp from 'it-length-prefixed';
 import type { Logger } from '../agent/logger.ts';
 import { PSK_LENGTH } from './join-token.ts';
 import { NetError, PeerUnreachable, RemoteError, RequestTimeout } from './errors.ts';
+import type { TrafficTap } from './traffic-tap.ts';
 
 /** Default libp2p port for agents. */
 export const DEFAULT_MESH_PORT = 7946;
@@ -41,6 +42,8 @@ export interface MeshHostOptions {
   gossipHeartbeatMs?: number;
   /** Largest request or response accepted on a stream. */
   maxMessageBytes?: number;
+  /** Sees every application-layer message in and out (tests only; see traffic-tap.ts). */
+  tap?: TrafficTap;
 }
 
 export interface RequestOptions {
@@ -156,6 +159,7 @@ export async function createMeshHost(opts: MeshHostOptions): Promise<MeshHost> {
   });
 
   const peerId = node.peerId.toString();
+  const tap = opts.tap ?? (() => undefined);
   const topicHandlers = new Map<string, Set<GossipHandler>>();
   const peerListeners = new Set<(ev: PeerEvent) => void>();
 
@@ -165,6 +169,7 @@ export async function createMeshHost(opts: MeshHostOptions): Promise<MeshHost> {
     if (msg.type !== 'signed') return;
     const from = msg.from.toString();
     if (from === peerId) return;
+    tap({ direction: 'in', kind: 'gossip', channel: msg.topic, peer: from, data: msg.data });
     for (const h of topicHandlers.get(msg.topic) ?? []) {
       try {
         h(from, msg.data);
@@ -211,6 +216,7 @@ export async function createMeshHost(opts: MeshHostOptions): Promise<MeshHost> {
     },
 
     async publish(topic, data) {
+      tap({ direction: 'out', kind: 'gossip', channel: topic, peer: '*', data });
       await node.services.pubsub.publish(topic, data);
     },
 
@@ -242,6 +248,7 @@ export async function createMeshHost(opts: MeshHostOptions): Promise<MeshHost> {
         const signal = AbortSignal.timeout(timeoutMs);
         try {
           const request = await readFrame(stream, signal, maxBytes);
+          tap({ direction: 'in', kind: 'request', channel: protocol, peer: from, data: request });
           let status = STATUS_OK;
           let body: Uint8Array;
           try {
@@ -251,6 +258,7 @@ export async function createMeshHost(opts: MeshHostOptions): Promise<MeshHost> {
             body = new TextEncoder().encode((err as Error).message || String(err));
             log.debug({ err, protocol, from }, 'request handler failed');
           }
+          tap({ direction: 'out', kind: 'response', channel: protocol, peer: from, data: body });
           const framed = new Uint8Array(body.length + 1);
           framed[0] = status;
           framed.set(body, 1);
@@ -277,6 +285,7 @@ export async function createMeshHost(opts: MeshHostOptions): Promise<MeshHost> {
         throw new PeerUnreachable(`cannot open ${protocol} to ${target}: ${(err as Error).message}`, { cause: err });
       }
       let frame: Uint8Array;
+      tap({ direction: 'out', kind: 'request', channel: protocol, peer: target, data });
       try {
         await writeFrame(stream, data, signal);
         await stream.close({ signal });
@@ -288,6 +297,7 @@ export async function createMeshHost(opts: MeshHostOptions): Promise<MeshHost> {
       }
       if (frame.length === 0) throw new RemoteError(`${protocol} response from ${target} was empty`);
       const body = frame.subarray(1);
+      tap({ direction: 'in', kind: 'response', channel: protocol, peer: target, data: body });
       if (frame[0] === STATUS_OK) return body;
       throw new RemoteError(`${protocol} on ${target}: ${new TextDecoder().decode(body)}`);
     },

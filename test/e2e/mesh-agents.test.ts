@@ -55,7 +55,9 @@ describe('a mesh of agents on loopback', () => {
       const r = await mesh(a, ['status']);
       return r.code === 0 && [a, b, c].every((x) => new RegExp(`${x.nodeName}.*alive`).test(r.stdout)) && r;
     }, 10_000);
-    assert.match(r.stdout.split('\n')[1]!, /NODE\s+STATUS\s+ADDRESS\s+LAST CONTACT\s+BEHIND/);
+    const lines = r.stdout.split('\n');
+    assert.match(lines[1]!, new RegExp(`^Raft: term \\d+, leader ${a.nodeName}; voters `));
+    assert.match(lines.find((l) => l.startsWith('NODE')) ?? '', /NODE\s+STATUS\s+RAFT\s+ADDRESS\s+LAST CONTACT\s+BEHIND/);
   });
 
   it('spreads pods over the nodes and serves their logs from any agent', async () => {

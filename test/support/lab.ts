@@ -64,9 +64,12 @@ export interface LabHost {
  * Runs a command to completion. stdin is closed at once when there is no input,
  * and a command that exits without reading its input is not an error.
  */
-export function runCommand(cmd: string, args: string[], input?: string): Promise<CommandResult> {
+export function runCommand(cmd: string, args: string[], input?: string, env?: Record<string, string>): Promise<CommandResult> {
   return new Promise((res, rej) => {
-    const p = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, {
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      ...(env ? { env: { ...process.env, ...env } } : {}),
+    });
     let stdout = '';
     let stderr = '';
     p.stdout!.on('data', (d) => (stdout += d));
@@ -81,8 +84,8 @@ export function runCommand(cmd: string, args: string[], input?: string): Promise
 }
 
 /** Runs scripts/lab and fails with its output when it fails. */
-export async function lab(args: string[]): Promise<CommandResult> {
-  const r = await runCommand(LAB_SCRIPT, args);
+export async function lab(args: string[], env?: Record<string, string>): Promise<CommandResult> {
+  const r = await runCommand(LAB_SCRIPT, args, undefined, env);
   if (r.code !== 0) {
     throw new Error(`scripts/lab ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr}${r.stdout}`);
   }
@@ -90,8 +93,8 @@ export async function lab(args: string[]): Promise<CommandResult> {
 }
 
 /** Brings up hosts h1..hN; with agents: false only namespaces, bridge and dockerds. */
-export async function labUp(n = 3, opts: { agents?: boolean } = {}): Promise<LabHost[]> {
-  await lab(['up', String(n), ...(opts.agents === false ? ['--no-agents'] : [])]);
+export async function labUp(n = 3, opts: { agents?: boolean; initArgs?: string[] } = {}): Promise<LabHost[]> {
+  await lab(['up', String(n), ...(opts.agents === false ? ['--no-agents'] : [])], opts.initArgs ? { MESH_LAB_INIT_ARGS: opts.initArgs.join(' ') } : undefined);
   return Array.from({ length: n }, (_, i) => host(i + 1));
 }
 

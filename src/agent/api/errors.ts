@@ -73,7 +73,7 @@ export class Invalid extends ApiError {
   readonly code = 422;
   readonly reason = 'Invalid';
 }
-/** Leader-only work was asked of a follower (consensus issue). */
+/** Leader-only work was asked of an agent that does not lead the Raft group, or there is no quorum. */
 export class NotLeader extends ApiError {
   readonly code = 503;
   readonly reason = 'ServiceUnavailable';

@@ -12,6 +12,8 @@ import { RESOURCE_TYPES, findByKey, groupVersion, resourceKey, type ResourceType
 import { BadRequest, Conflict, Forbidden, NotFound, conflict, invalidObject, notFound } from './errors.ts';
 import { admit } from './admission/index.ts';
 import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
+import { createSealedSecretWrites, type SecretBackend } from './secret-backend.ts';
+import { keepAllocatedServiceValues } from './service-allocated-values.ts';
 
 export interface WriteRequestOptions {
   /** The namespace named in the request path; the body must agree with it. */
@@ -46,16 +48,29 @@ export interface Registry extends ObjectClient {
   bind(namespace: string, name: string, nodeName: string): Promise<Pod>;
   ensureDefaultNamespaces(): Promise<void>;
   currentResourceVersion(): string;
+  /**
+   * Objects as API clients see them. Secrets kept in Raft come from the store as
+   * shells (secret-backend.ts); this fills in their values (503 without the
+   * quorum). `keysOnly` leaves the values empty and needs no quorum. Other objects pass through.
+   */
+  reveal(resource: string, objects: KubeObject[], opts?: { keysOnly?: boolean }): Promise<KubeObject[]>;
+  /** Whether reveal() does anything for this resource. */
+  revealsData(resource: string): boolean;
 }
 
 export interface RegistryOptions {
   store: ObjectStore;
   logger: Logger;
   clock?: () => Date;
+  /** Secrets through Raft: values sealed in the cluster FSM, shells in the store. Absent: Secrets are plain objects in the store. */
+  secrets?: SecretBackend;
 }
 
 export const DEFAULT_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 const DEFAULT_POD_GRACE_SECONDS = 30;
+/** The garbage collector's finalizers: a delete sets them, the collector removes them. */
+export const FOREGROUND_FINALIZER = 'foregroundDeletion';
+export const ORPHAN_FINALIZER = 'orphan';
 // Kubernetes' generateName alphabet: no vowels, so suffixes never spell words.
 const SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 const namespacedTypes = RESOURCE_TYPES.filter((t) => t.namespaced);
@@ -64,6 +79,22 @@ const namespacedTypes = RESOURCE_TYPES.filter((t) => t.namespaced);
 function sameJson(a: unknown, b: unknown): boolean {
   const clean = (v: unknown) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
   return isDeepStrictEqual(clean(a), clean(b));
+}
+
+/**
+ * The finalizers after a delete with this propagation policy, as Kubernetes'
+ * registry sets them: Foreground adds foregroundDeletion (dependents go first),
+ * Orphan adds orphan (dependents lose their ownerReferences), Background adds
+ * neither and drops both. Background is the default of every type here (as for
+ * apps/v1 and kubectl); without a policy the finalizers stay as they are.
+ */
+function finalizersAfterDelete(current: string[] | undefined, policy: DeleteOptions['propagationPolicy']): string[] {
+  const list = current ?? [];
+  if (!policy) return list;
+  const rest = list.filter((f) => f !== FOREGROUND_FINALIZER && f !== ORPHAN_FINALIZER);
+  if (policy === 'Foreground') rest.push(FOREGROUND_FINALIZER);
+  if (policy === 'Orphan') rest.push(ORPHAN_FINALIZER);
+  return rest;
 }
 
 /** RFC 3339 with seconds precision, as Kubernetes serialises metav1.Time. */
@@ -75,6 +106,8 @@ export function createRegistry(opts: RegistryOptions): Registry {
   const { store } = opts;
   const log = opts.logger.child({ component: 'registry' });
   const now = opts.clock ?? (() => new Date());
+  const sealed = opts.secrets ? createSealedSecretWrites(opts.secrets, store) : undefined;
+  const sealing = (t: ResourceType) => sealed !== undefined && t.kind === 'Secret';
 
   function resolve(resource: string): ResourceType {
     const t = findByKey(resource);
@@ -158,6 +191,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
     admit(t, obj);
     if (t.kind === 'Namespace') (obj as KubeObject).status = { ...((obj as KubeObject).status as object | undefined), phase: 'Active' };
     if (wo.dryRun) return obj;
+    if (sealing(t)) return (await sealed!.create(obj)) as T;
     const stored = (await store.create(resourceKey(t), obj)) as T;
     log.debug({ resource, namespace: ns, name: meta.name }, 'created');
     return stored;
@@ -236,15 +270,20 @@ export function createRegistry(opts: RegistryOptions): Registry {
     return store.update(key, obj, expected);
   }
 
-  /** A bound pod in graceful deletion stays until its kubelet deletes it with grace 0. */
+  /**
+   * A bound pod in graceful deletion stays until its kubelet deletes it with
+   * grace 0 (which, when finalizers hold the pod, leaves deletionGracePeriodSeconds 0).
+   */
   function podAwaitsKubelet(t: ResourceType, obj: KubeObject): boolean {
-    return t.kind === 'Pod' && !!(obj.spec as { nodeName?: string } | undefined)?.nodeName;
+    return t.kind === 'Pod' && !!(obj.spec as { nodeName?: string } | undefined)?.nodeName && obj.metadata.deletionGracePeriodSeconds !== 0;
   }
 
   async function update<T extends KubeObject>(resource: string, input: T, wo: WriteRequestOptions = {}): Promise<T> {
     const t = resolve(resource);
-    const obj = normalise(t, input);
-    const old = existingFor(t, obj, wo);
+    const incoming = normalise(t, input);
+    const storedOld = existingFor(t, incoming, wo);
+    // A Secret is compared with its values in Raft, not with the shell in the store.
+    const { next: obj, old } = sealing(t) ? await sealed!.prepareUpdate(incoming, storedOld) : { next: incoming, old: storedOld };
     checkImmutableMeta(t, obj, old);
     const meta = obj.metadata;
     meta.name = old.metadata.name;
@@ -263,6 +302,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
       if (old.status !== undefined) (obj as KubeObject).status = structuredClone(old.status);
       else delete (obj as KubeObject).status;
     }
+    if (t.kind === 'Service') keepAllocatedServiceValues(obj, old);
     admit(t, obj, old);
     checkPodSpecUpdate(t, obj, old);
     if (t.hasSpec) {
@@ -270,7 +310,10 @@ export function createRegistry(opts: RegistryOptions): Registry {
       meta.generation = sameJson(obj.spec, old.spec) ? gen : gen + 1;
     }
     if (sameJson(obj, old)) return old as T; // no-op updates don't bump resourceVersion
-    const stored = await commitUpdate(t, obj, old, wo.dryRun);
+    const stored =
+      sealing(t) && !wo.dryRun
+        ? await sealed!.commitUpdate(obj, storedOld, (shell) => commitUpdate(t, shell, storedOld))
+        : await commitUpdate(t, obj, old, wo.dryRun);
     log.debug({ resource, namespace: meta.namespace, name: meta.name }, 'updated');
     return stored as T;
   }
@@ -318,6 +361,9 @@ export function createRegistry(opts: RegistryOptions): Registry {
       throw new BadRequest(`gracePeriodSeconds must be a non-negative integer`);
     }
     const expected = { expectedResourceVersion: old.metadata.resourceVersion, expectedUid: old.metadata.uid };
+    // A namespace's content is deleted here, not by the garbage collector.
+    const finalizers = t.kind === 'Namespace' ? (old.metadata.finalizers ?? []) : finalizersAfterDelete(old.metadata.finalizers, dopts.propagationPolicy);
+    const finalizersChange = !sameJson(finalizers, old.metadata.finalizers ?? []);
 
     // Graceful pod deletion: mark it and let the node's kubelet stop the containers first.
     if (podAwaitsKubelet(t, old) && dopts.gracePeriodSeconds !== 0) {
@@ -330,17 +376,25 @@ export function createRegistry(opts: RegistryOptions): Registry {
       const next = structuredClone(old);
       next.metadata.deletionTimestamp = rfc3339(at);
       next.metadata.deletionGracePeriodSeconds = grace;
+      if (finalizers.length) next.metadata.finalizers = finalizers;
+      else delete next.metadata.finalizers;
       if (t.hasSpec && !old.metadata.deletionTimestamp) next.metadata.generation = (old.metadata.generation ?? 1) + 1;
       const stored = dopts.dryRun ? next : await store.update(key, next, expected);
       return { object: stored, removed: false };
     }
 
-    if (old.metadata.finalizers?.length) {
-      if (old.metadata.deletionTimestamp) return { object: old, removed: false };
+    if (finalizers.length) {
+      const deleting = !!old.metadata.deletionTimestamp;
+      // Already marked: only a changed propagation policy, or the grace-0 delete
+      // that ends a pod's graceful period, has anything to write.
+      if (deleting && !finalizersChange && old.metadata.deletionGracePeriodSeconds === 0) return { object: old, removed: false };
       const next = structuredClone(old);
-      next.metadata.deletionTimestamp = rfc3339(now());
-      next.metadata.deletionGracePeriodSeconds = 0;
-      if (t.hasSpec) next.metadata.generation = (old.metadata.generation ?? 1) + 1;
+      next.metadata.finalizers = finalizers;
+      if (!deleting || old.metadata.deletionGracePeriodSeconds !== 0) {
+        next.metadata.deletionTimestamp = rfc3339(now());
+        next.metadata.deletionGracePeriodSeconds = 0;
+      }
+      if (t.hasSpec && !deleting) next.metadata.generation = (old.metadata.generation ?? 1) + 1;
       const stored = dopts.dryRun ? next : await store.update(key, next, expected);
       return { object: stored, removed: false };
     }
@@ -348,6 +402,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
     if (t.kind === 'Namespace') return deleteNamespace(old, dopts);
 
     if (dopts.dryRun) return { object: old, removed: true };
+    if (sealing(t)) await sealed!.beforeRemove(old);
     const removed = await store.delete(key, ns, name, expected);
     await afterRemoval(t, removed);
     log.debug({ resource, namespace: ns, name }, 'deleted');
@@ -497,5 +552,9 @@ export function createRegistry(opts: RegistryOptions): Registry {
     bind,
     ensureDefaultNamespaces,
     currentResourceVersion: () => store.currentResourceVersion(),
+    async reveal(resource, objects, ro) {
+      return sealing(resolve(resource)) ? sealed!.reveal(objects, ro) : objects;
+    },
+    revealsData: (resource) => sealing(resolve(resource)),
   };
 }

@@ -1,5 +1,5 @@
 // Deletes Events older than their TTL (Kubernetes: --event-ttl, 1 h), judged by
-// the last time each was seen. Runs on the coordinator only, so one agent does
+// the last time each was seen. Runs on the Raft leader only, so one agent does
 // the deletes for the cluster.
 import type { ObjectClient } from '../api/object-client.ts';
 import type { KubeObject } from '../api/object-types.ts';

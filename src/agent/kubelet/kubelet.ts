@@ -12,6 +12,7 @@ import type { ContainerInfo, ContainerRuntime } from './container-runtime.ts';
 import type { LogOptions, PodLogSource } from './log-source.ts';
 import { createBackoff, formatDuration, type BackoffConfig } from './backoff.ts';
 import { ContainerConfigError, envList, expandVars, resolveEnv, type EnvSources } from './env.ts';
+import { secretsReferencedBy } from '../api/secret-references.ts';
 import {
   LABEL_CONTAINER_KIND,
   LABEL_CONTAINER_NAME,
@@ -56,6 +57,12 @@ export interface KubeletOptions {
   events?: EventRecorder;
   /** Probe and hook timing: a clock, and the milliseconds in a probe "second" (tests shrink it). */
   probes?: { clock?: ProbeClock; secondMs?: number };
+  /**
+   * Secret values, fetched (through the Raft leader, which checks that a pod of
+   * this node uses them) before a container's config is built; missing secrets
+   * are absent from the map. Without it, Secrets are read through `client`.
+   */
+  secrets?: (namespace: string, names: string[]) => Promise<Map<string, { data?: Record<string, string> }>>;
 }
 
 export interface Kubelet extends PodLogSource {
@@ -136,6 +143,19 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
     configMap: (ns, name) => client.get<KubeObject & { data?: Record<string, string> }>('configmaps', ns, name),
     secret: (ns, name) => client.get<KubeObject & { data?: Record<string, string>; stringData?: Record<string, string> }>('secrets', ns, name),
   };
+
+  /** The sources for one container start: with a secret fetcher, the pod's Secrets are fetched first. */
+  async function envSourcesFor(pod: Pod): Promise<EnvSources> {
+    if (!opts.secrets) return envSources;
+    const names = secretsReferencedBy(pod);
+    let fetched: Map<string, { data?: Record<string, string> }>;
+    try {
+      fetched = await opts.secrets(pod.metadata.namespace ?? 'default', names);
+    } catch (err) {
+      throw new ContainerConfigError(`cannot fetch the pod's secrets: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return { configMap: envSources.configMap, secret: (_ns, name) => fetched.get(name) };
+  }
 
   // ---- work queue ---------------------------------------------------------
 
@@ -345,7 +365,7 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
     if (!(await ensureImage(w, c, pod))) return;
     let env: Map<string, string>;
     try {
-      env = resolveEnv(pod, c, { podIP: sandboxIP(pod, sandbox), hostIP }, envSources);
+      env = resolveEnv(pod, c, { podIP: sandboxIP(pod, sandbox), hostIP }, await envSourcesFor(pod));
     } catch (err) {
       if (!(err instanceof ContainerConfigError)) throw err;
       w.waiting.set(c.name, { reason: 'CreateContainerConfigError', message: err.message });

@@ -1,14 +1,23 @@
-// Binds pending pods to nodes. The choice is the pure schedulePod(); this shell
-// watches pods and nodes, writes the binding, and reports pods that fit nowhere
-// (PodScheduled=False + a FailedScheduling event), retrying them when nodes change.
-// With the consensus issue this runs only on the Raft leader.
+// Binds pending pods to nodes. The choice is the pure scheduleOne() over a
+// cluster snapshot that this shell keeps up to date from the pod and node
+// watches (never re-listing pods per pod); a chosen node is assumed into the
+// snapshot at once and the binding is written in the background (a few at a
+// time), so the next pod is scheduled without waiting for the write, as
+// kube-scheduler's binding cycle does. Pods that fit nowhere get
+// PodScheduled=False and a FailedScheduling event and are retried when a node
+// changes in a way the scheduler reads, or a bound pod goes away.
+// It runs only on the Raft leader (agent.ts makes one per leadership term).
 import type { ObjectClient } from '../api/object-client.ts';
 import type { KubeObject, Pod, PodCondition } from '../api/object-types.ts';
 import { createWorkQueue } from '../controllers/work-queue.ts';
 import type { EventRecorder } from '../event-recorder.ts';
 import type { Logger } from '../logger.ts';
 import type { Unsubscribe } from '../store/object-store.ts';
-import { schedulePod } from './schedule-pod.ts';
+import { createClusterSnapshot } from './cluster-snapshot.ts';
+import { createDefaultPlugins } from './default-plugins.ts';
+import type { SchedulerPlugin } from './framework.ts';
+import { scheduleOne } from './scheduling-cycle.ts';
+import type { SchedNode } from './scheduling-shapes.ts';
 
 export interface PodBinding {
   bind(namespace: string, name: string, nodeName: string): Promise<unknown>;
@@ -22,7 +31,11 @@ export interface Binder {
   resync(): void;
 }
 
+const INACTIVE_RETRY_MS = 250;
 const SCHEDULER_NAME = 'default-scheduler';
+const DEFAULT_CONCURRENT_BINDS = 16;
+const BIND_RETRY_BASE_MS = 100;
+const BIND_RETRY_MAX_MS = 30_000;
 
 function needsBinding(pod: Pod): boolean {
   return (
@@ -40,34 +53,102 @@ export function createBinder(opts: {
   clock?: () => Date;
   /**
    * Whether this agent binds now. One agent must (two would bind the same pod
-   * to different nodes); today the mesh coordinator, the Raft leader later.
+   * to different nodes): the Raft leader, while its lease holds.
    */
   isActive?: () => boolean;
+  /** Scheduler plugins; kube's default profile when absent. */
+  plugins?: readonly SchedulerPlugin[];
+  /** Bindings written at once (default 16). */
+  maxConcurrentBinds?: number;
 }): Binder {
   const { client } = opts;
   const clock = opts.clock ?? (() => new Date());
   const log = opts.logger.child({ component: 'binder' });
+  const maxBinds = Math.max(1, opts.maxConcurrentBinds ?? DEFAULT_CONCURRENT_BINDS);
   const unsubscribes: Unsubscribe[] = [];
+  const plugins = opts.plugins ?? createDefaultPlugins();
+  const snapshot = createClusterSnapshot();
+  /** Keys of pods that need a node, as the watch last showed them. */
+  const pending = new Set<string>();
+  const inFlight = new Set<Promise<void>>();
+  const bindFailures = new Map<string, number>();
+  let startIndex = 0;
+
+  const keyOf = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
+
+  function observePod(type: string, pod: Pod): void {
+    const key = keyOf(pod);
+    const namespace = pod.metadata.namespace ?? 'default';
+    const name = pod.metadata.name ?? '';
+    if (type === 'DELETED') {
+      pending.delete(key);
+      if (snapshot.removePod(namespace, name)) enqueuePending();
+      return;
+    }
+    const wasCounted = snapshot.pod(namespace, name) !== undefined;
+    snapshot.setPod(pod);
+    const isCounted = snapshot.pod(namespace, name) !== undefined;
+    if (needsBinding(pod)) {
+      pending.add(key);
+      queue.add(key);
+    } else pending.delete(key);
+    // A pod that finished or left frees what it held: waiting pods may fit now.
+    if (wasCounted && !isCounted) enqueuePending();
+  }
+
+  function observeNode(type: string, node: SchedNode): void {
+    const changed = type === 'DELETED' ? snapshot.removeNode(node.metadata.name ?? '') : snapshot.setNode(node);
+    // Heartbeats change nothing the scheduler reads; only real changes retry waiting pods.
+    if (changed) enqueuePending();
+  }
+
+  function enqueuePending(): void {
+    for (const key of pending) queue.add(key);
+  }
 
   async function reconcile(key: string): Promise<void> {
     const [namespace, name] = key.split('/') as [string, string];
-    if (opts.isActive && !opts.isActive()) return;
+    // The lease can lapse for a moment (a late tick) without a leadership change:
+    // try again shortly rather than drop the pod.
+    if (opts.isActive && !opts.isActive()) return queue.addAfter(key, INACTIVE_RETRY_MS);
     const pod = client.get<Pod>('pods', namespace, name);
     if (!pod || !needsBinding(pod)) return;
-    const nodes = client.list('nodes').items;
-    const podsPerNode = new Map<string, number>();
-    for (const p of client.list<Pod>('pods').items) {
-      const n = p.spec.nodeName;
-      if (n && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed') podsPerNode.set(n, (podsPerNode.get(n) ?? 0) + 1);
-    }
-    const result = schedulePod(pod, nodes, podsPerNode);
+    // Something assumed but not yet written is on its way already.
+    if (snapshot.pod(namespace, name)) return;
+    const outcome = scheduleOne(pod, snapshot, { plugins, startIndex });
+    startIndex = outcome.nextStartIndex;
+    const result = outcome.result;
     if ('nodeName' in result) {
-      await opts.binding.bind(namespace, name, result.nodeName);
-      log.info({ pod: key, node: result.nodeName }, 'bound');
-      await opts.events.normal(pod, 'Scheduled', `Successfully assigned ${key} to ${result.nodeName}`);
+      snapshot.assume(outcome.podInfo, result.nodeName);
+      while (inFlight.size >= maxBinds) await Promise.race(inFlight);
+      const task = bindInBackground(pod, key, result.nodeName).finally(() => inFlight.delete(task));
+      inFlight.add(task);
       return;
     }
     await markUnschedulable(pod, result.unschedulable);
+  }
+
+  async function bindInBackground(pod: Pod, key: string, nodeName: string): Promise<void> {
+    const namespace = pod.metadata.namespace ?? 'default';
+    const name = pod.metadata.name ?? '';
+    try {
+      await opts.binding.bind(namespace, name, nodeName);
+    } catch (err) {
+      snapshot.forget(namespace, name);
+      const n = (bindFailures.get(key) ?? 0) + 1;
+      bindFailures.set(key, n);
+      const delay = Math.min(BIND_RETRY_MAX_MS, BIND_RETRY_BASE_MS * 2 ** (n - 1));
+      log.warn({ err, pod: key, node: nodeName, attempt: n, retryInMs: delay }, 'bind failed');
+      queue.addAfter(key, delay);
+      return;
+    }
+    bindFailures.delete(key);
+    log.info({ pod: key, node: nodeName }, 'bound');
+    try {
+      await opts.events.normal(pod, 'Scheduled', `Successfully assigned ${key} to ${nodeName}`);
+    } catch (err) {
+      log.warn({ err, pod: key }, 'recording the Scheduled event failed');
+    }
   }
 
   async function markUnschedulable(pod: Pod, message: string): Promise<void> {
@@ -91,29 +172,42 @@ export function createBinder(opts: {
   }
 
   const queue = createWorkQueue({ name: 'binder-queue', reconcile, logger: opts.logger });
-  const keyOf = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
 
-  function enqueuePending(): void {
-    for (const pod of client.list<Pod>('pods').items) if (needsBinding(pod)) queue.add(keyOf(pod));
+  function load(): void {
+    for (const node of client.list<SchedNode>('nodes').items) snapshot.setNode(node);
+    for (const ns of client.list('namespaces').items) snapshot.setNamespaceLabels(ns.metadata.name ?? '', ns.metadata.labels ?? {});
+    for (const pod of client.list<Pod>('pods').items) {
+      snapshot.setPod(pod);
+      if (needsBinding(pod)) pending.add(keyOf(pod));
+    }
   }
 
   return {
     start() {
       unsubscribes.push(
-        client.watch('pods', {}, (e) => {
-          if (e.type !== 'DELETED' && needsBinding(e.object as Pod)) queue.add(keyOf(e.object));
-        }),
+        client.watch('pods', {}, (e) => observePod(e.type, e.object as Pod)),
         // A node that appears or changes may make a waiting pod fit.
-        client.watch('nodes', {}, () => enqueuePending()),
+        client.watch('nodes', {}, (e) => observeNode(e.type, e.object as SchedNode)),
+        client.watch('namespaces', {}, (e) =>
+          snapshot.setNamespaceLabels(e.object.metadata.name ?? '', e.type === 'DELETED' ? undefined : (e.object.metadata.labels ?? {})),
+        ),
       );
+      load();
       enqueuePending();
       queue.start();
     },
     async stop() {
       for (const u of unsubscribes.splice(0)) u();
       await queue.stop();
+      await Promise.allSettled([...inFlight]);
     },
-    idle: () => queue.idle(),
+    async idle() {
+      for (;;) {
+        await queue.idle();
+        if (inFlight.size === 0) return;
+        await Promise.allSettled([...inFlight]);
+      }
+    },
     resync: enqueuePending,
   };
 }

@@ -1,6 +1,6 @@
 // The single-writer rows of DESIGN.md §3 as an authorize hook for remote changes:
 // - a Node is created only by that node's own agent, and its `status` is written
-//   only by it, except the conditions alone, which the node-lifecycle coordinator
+//   only by it, except the conditions alone, which the Raft leader's node lifecycle
 //   sets to Unknown when the agent stops answering (as Kubernetes' node-lifecycle
 //   controller does); users may still label, taint, cordon or delete a Node;
 // - a bound pod's `status` is written only by the agent of the node it is bound to

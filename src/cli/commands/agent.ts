@@ -25,6 +25,10 @@ interface AgentOpts {
   kubeReserved?: string;
   evictionHard?: string;
   metricsInterval?: string;
+  voters?: string;
+  lbPool?: string;
+  podEvictionTimeout?: string;
+  voterDownTimeout?: string;
 }
 
 /** `k=v,k2=v2` to a map; a clear error for a pair without `=`. */
@@ -84,6 +88,13 @@ export function agentConfigFrom(
     throw err;
   }
   if (opts.metricsInterval !== undefined) overrides.metricsIntervalMs = parseInterval('--metrics-interval', opts.metricsInterval);
+  if (opts.voters !== undefined) {
+    if (!['1', '3', '5'].includes(opts.voters)) throw new CliError(`invalid --voters "${opts.voters}": use 3 or 5 (1 for a single-machine cluster)`);
+    overrides.voters = Number(opts.voters);
+  }
+  if (opts.lbPool !== undefined) overrides.lbPool = opts.lbPool;
+  if (opts.podEvictionTimeout !== undefined) overrides.podEvictionGraceMs = parseInterval('--pod-eviction-timeout', opts.podEvictionTimeout);
+  if (opts.voterDownTimeout !== undefined) overrides.voterDownTimeoutMs = parseInterval('--voter-down-timeout', opts.voterDownTimeout);
   return defaultConfig(overrides);
 }
 
@@ -161,12 +172,17 @@ function agentCommand(program: Command, name: string, description: string): Comm
     .option('--system-reserved <cpu=500m,memory=1Gi,...>', 'resources kept back from pods for the OS (cpu, memory, ephemeral-storage, pid)')
     .option('--kube-reserved <cpu=500m,memory=1Gi,...>', 'resources kept back from pods for Mesh itself')
     .option('--eviction-hard <threshold>', 'evict pods when node memory falls below this, e.g. memory.available<100Mi (default; a quantity or %; "" turns eviction off)')
-    .option('--metrics-interval <duration>', 'time between usage samples for "kubectl top" (default 10s)');
+    .option('--metrics-interval <duration>', 'time between usage samples for "kubectl top" (default 10s)')
+    .option('--pod-eviction-timeout <duration>', 'delete the pods of a node unreachable this long, so they are replaced elsewhere (default 5s)')
+    .option('--voter-down-timeout <duration>', 'replace a Raft voter that is down this long by a healthy agent (default 30s)');
 }
 
 export function registerAgent(program: Command, ctx: CliContext): void {
   const dataDirOf = (opts: AgentOpts, cmd: Command) => opts.dataDir ?? ctx.dataDir(cmd.optsWithGlobals<GlobalOptions>());
-  agentCommand(program, 'init', 'Found a new cluster with this machine as its first node (runs in the foreground)').action(
+  agentCommand(program, 'init', 'Found a new cluster with this machine as its first node (runs in the foreground)')
+    .option('--voters <n>', 'Raft voters the cluster keeps: 3 (default) or 5')
+    .option('--lb-pool <range>', 'LoadBalancer IPs to hand out: a CIDR (10.0.0.200/29) or a range (10.0.0.200-10.0.0.220)')
+    .action(
     async (opts: AgentOpts, cmd: Command) => {
       await runAgent(ctx, agentConfigFrom(opts, dataDirOf(opts, cmd), { mode: 'init' }), true);
     },

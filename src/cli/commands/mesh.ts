@@ -13,12 +13,35 @@ export function shortAddress(multiaddr: string): string {
   return m[1]!.includes(':') ? `[${m[1]}]:${m[2]}` : `${m[1]}:${m[2]}`;
 }
 
+const LEADER_ONLY_WORK = 'scheduling, controllers, allocation, eviction, secrets';
+
+function raftRole(s: MeshStatus, node: string): string {
+  const r = s.raft;
+  const kind = r.voters.includes(node) ? 'voter' : r.learners.includes(node) ? 'learner' : 'member';
+  return r.leader === node ? `${kind}, leader` : kind;
+}
+
+/** The Raft lines: who leads, who votes, and whether leader-only work runs. */
+export function raftLines(s: MeshStatus): string[] {
+  const r = s.raft;
+  const list = (xs: string[]) => (xs.length ? [...xs].sort().join(', ') : '-');
+  const work = r.quorum
+    ? `running on ${r.leader === s.nodeName ? `${r.leader} (this agent)` : r.leader}`
+    : `PAUSED: no Raft quorum (no leader answering); the API still serves reads and writes`;
+  return [
+    `Raft: term ${r.term}, leader ${r.leader ?? '<none>'}; voters ${list(r.voters)}; learners ${list(r.learners)}; ` +
+      `this agent: ${r.role} (${r.membership}), applied ${r.applied}/${r.commit}`,
+    `Leader-only work (${LEADER_ONLY_WORK}): ${work}`,
+  ];
+}
+
 export function statusLines(s: MeshStatus, now = Date.now()): string[] {
   const rows = [...s.members]
     .sort((a, b) => a.nodeName.localeCompare(b.nodeName))
     .map((m) => [
       m.self ? `${m.nodeName} (this agent)` : m.nodeName,
       m.status,
+      raftRole(s, m.nodeName),
       m.addresses[0] ? shortAddress(m.addresses[0]) : '<none>',
       m.self ? '-' : m.lastContact ? `${humanDuration(Math.max(0, now - Date.parse(m.lastContact)))} ago` : 'never',
       m.self ? '-' : String(m.behind),
@@ -26,7 +49,8 @@ export function statusLines(s: MeshStatus, now = Date.now()): string[] {
     ]);
   return [
     `Cluster ${s.clusterName}: ${s.members.length} member(s); this agent knows ${s.knownChanges} change(s)`,
-    ...formatColumns(['NODE', 'STATUS', 'ADDRESS', 'LAST CONTACT', 'BEHIND', 'PEER ID'], rows),
+    ...raftLines(s),
+    ...formatColumns(['NODE', 'STATUS', 'RAFT', 'ADDRESS', 'LAST CONTACT', 'BEHIND', 'PEER ID'], rows),
   ];
 }
 

@@ -35,7 +35,7 @@ describe('event expiry', () => {
     assert.equal(await expiry.sweep(), 0, 'idempotent');
   });
 
-  it('honours an injected TTL and does nothing off the coordinator', async () => {
+  it('honours an injected TTL and does nothing off the leader', async () => {
     const client = createFakeObjectClient();
     await client.create('events', event('a', 'default', T0 - 61_000));
     let active = false;

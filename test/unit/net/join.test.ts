@@ -18,7 +18,7 @@ after(() => h.cleanup());
 
 async function founder(clusterName = 'lab') {
   const dir = await h.tempDir();
-  const { token, config } = await initCluster(dir, { clusterName });
+  const { token, config } = await initCluster(dir, { clusterName, founder: 'founder' });
   const host = await h.host(pskFromConfig(config), dir);
   await serveJoin({
     host,
@@ -37,8 +37,8 @@ async function listFiles(dir: string): Promise<string[]> {
 describe('join', () => {
   it('initCluster is idempotent and its token pins the CA in pki/', async () => {
     const dir = await h.tempDir();
-    const first = await initCluster(dir, { clusterName: 'x' });
-    const again = await initCluster(dir);
+    const first = await initCluster(dir, { clusterName: 'x', founder: 'founder' });
+    const again = await initCluster(dir, { founder: 'founder' });
     assert.equal(again.token, first.token);
     assert.equal(await clusterToken(dir), first.token);
     const cfg = await loadClusterConfig(dir);
@@ -118,7 +118,7 @@ describe('join', () => {
 
   it('remembers peer addresses in cluster.json and rejects a corrupt one', async () => {
     const dir = await h.tempDir();
-    await initCluster(dir);
+    await initCluster(dir, { founder: 'founder' });
     await rememberPeers(dir, ['/ip4/10.0.0.1/tcp/7946/p2p/A', '/ip4/10.0.0.2/tcp/7946/p2p/B']);
     await rememberPeers(dir, ['/ip4/10.0.0.1/tcp/7946/p2p/A', '/ip4/10.0.0.3/tcp/7946/p2p/C']);
     assert.deepEqual((await loadClusterConfig(dir)).knownPeers, [

@@ -2,6 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { schedulePod } from '../../../src/agent/scheduler/schedule-pod.ts';
 import type { KubeObject, Pod } from '../../../src/agent/api/object-types.ts';
+import { buildClusterSnapshot } from '../../../src/agent/scheduler/cluster-snapshot.ts';
+import { pod as podOf, sizedNode } from './scheduler-fixtures.ts';
 
 function node(name: string, opts: { ready?: boolean; labels?: Record<string, string>; unschedulable?: boolean } = {}): KubeObject {
   return {
@@ -44,9 +46,31 @@ describe('schedulePod', () => {
     const nodes = [node('a', { ready: false }), node('b', { labels: { pool: 'cpu' } }), node('c', { labels: { pool: 'cpu' } })];
     const r = schedulePod(pod({ pool: 'gpu' }), nodes);
     assert.ok('unschedulable' in r);
-    assert.equal(r.unschedulable, "0/3 nodes are available: 2 node(s) didn't match Pod's node affinity/selector, 1 node(s) were not ready.");
+    assert.equal(r.unschedulable, "0/3 nodes are available: 1 node(s) were not ready, 2 node(s) didn't match Pod's node affinity/selector.");
   });
   it('reports an empty cluster', () => {
-    assert.deepEqual(schedulePod(pod(), []), { unschedulable: '0/0 nodes are available.' });
+    assert.deepEqual(schedulePod(pod(), []), { unschedulable: 'no nodes available to schedule pods' });
+  });
+
+  it('combines the reasons of every plugin in one kube-style message', () => {
+    const taint = { key: 'dedicated', value: 'gpu', effect: 'NoSchedule' };
+    const nodes = [sizedNode('gpu', '8', '32Gi', { taints: [taint] }), sizedNode('a', '1', '2Gi'), sizedNode('b', '2', '2Gi')];
+    const bound = [podOf('busy', { nodeName: 'b', requests: { cpu: '1500m' } }), podOf('fat', { nodeName: 'a', requests: { memory: '1500Mi' } })];
+    assert.deepEqual(schedulePod(podOf('p', { requests: { cpu: '1', memory: '1Gi' } }), nodes, bound), {
+      unschedulable: '0/3 nodes are available: 1 Insufficient cpu, 1 Insufficient memory, 1 node(s) had untolerated taint {dedicated: gpu}.',
+    });
+    assert.deepEqual(schedulePod(podOf('p', { requests: { cpu: '2' } }), nodes, bound), {
+      unschedulable: '0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu.',
+    });
+  });
+  it('places a pod where its requests fit best, counting the pods already bound', () => {
+    const nodes = [sizedNode('a', '4', '8Gi'), sizedNode('b', '4', '8Gi')];
+    const bound = [podOf('x', { nodeName: 'b', requests: { cpu: '3', memory: '6Gi' } })];
+    assert.deepEqual(schedulePod(podOf('p', { requests: { cpu: '500m' } }), nodes, bound), { nodeName: 'a' });
+    assert.deepEqual(schedulePod(podOf('p', { requests: { cpu: '500m' } }), nodes, [...bound, podOf('y', { nodeName: 'a', requests: { cpu: '3500m' } })]), { nodeName: 'b' });
+  });
+  it('schedules over an existing snapshot', () => {
+    const snapshot = buildClusterSnapshot([node('a'), node('b')], [podOf('x', { nodeName: 'a' })]);
+    assert.deepEqual(schedulePod(pod(), [], snapshot), { nodeName: 'b' });
   });
 });

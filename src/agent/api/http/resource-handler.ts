@@ -137,7 +137,8 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       }, deps.logger);
     }
     if (route.name) {
-      const obj = mustGet(t, route.namespace, route.name);
+      // Tables of Secrets need only the shell (the keys), so `kubectl get secrets` works without the Raft quorum.
+      const [obj] = await registry.reveal(key, [mustGet(t, route.namespace, route.name)], { keysOnly: !!table });
       return sendJson(res, 200, table ? asTable(t, [obj], table, include, obj.metadata.resourceVersion) : obj, table?.contentType);
     }
     // `limit`/`continue` are accepted but the whole list is always returned in one page.
@@ -148,6 +149,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     });
     // Kubernetes lists come in key order (namespace, then name); clients and people expect it.
     result.items.sort(byNamespaceAndName);
+    result.items = await registry.reveal(key, result.items, { keysOnly: !!table });
     if (table) return sendJson(res, 200, asTable(t, result.items, table, include, result.resourceVersion), table.contentType);
     sendJson(res, 200, {
       kind: t.listKind,
@@ -196,7 +198,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     }
     const patch = await readBody(req, deps.maxBodyBytes);
     const opts = { namespace: route.namespace, name: route.name, dryRun: dryRun(q) };
-    const current = mustGet(t, route.namespace, route.name);
+    const [current] = await registry.reveal(resourceKey(t), [mustGet(t, route.namespace, route.name)]);
     if (route.subresource === 'scale') {
       const patched = applyPatch(type, toScale(current) as unknown as KubeObject, patch);
       return writeScale(t, route, patched, opts.dryRun, res);

@@ -6,6 +6,7 @@ import type { Registry } from '../registry.ts';
 import type { ResourceType } from '../resources.ts';
 import { resourceKey } from '../resources.ts';
 import { sendError } from './respond.ts';
+import { toStatus } from '../errors.ts';
 
 export interface WatchParams {
   type: ResourceType;
@@ -51,12 +52,34 @@ export function serveWatch(
   let first = true;
   const buffered: string[] = [];
   let ready = false;
-  const write = (type: string, obj: KubeObject) => {
+  let closed = false;
+  const emit = (type: string, obj: KubeObject) => {
     const line = JSON.stringify({ type, object: p.transform(obj, first) }) + '\n';
     first = false;
     if (ready) res.write(line);
     else buffered.push(line);
   };
+  // Secrets kept in Raft get their values filled in asynchronously; the chain
+  // keeps events in order. Without the quorum the watch ends with an ERROR event.
+  const reveals = registry.revealsData(key);
+  let revealed: Promise<void> = Promise.resolve();
+  const writeAll = (type: string, objs: KubeObject[]) => {
+    if (!reveals) {
+      for (const obj of objs) emit(type, obj);
+      return;
+    }
+    revealed = revealed.then(async () => {
+      if (closed) return;
+      const shown = await registry.reveal(key, objs, { keysOnly: type === 'DELETED' });
+      if (!closed) for (const obj of shown) emit(type, obj);
+    });
+    revealed = revealed.catch((err: unknown) => {
+      if (closed) return;
+      res.write(JSON.stringify({ type: 'ERROR', object: toStatus(err) }) + '\n');
+      close();
+    });
+  };
+  const write = (type: string, obj: KubeObject) => writeAll(type, [obj]);
   let unsubscribe: () => void;
   let initial: KubeObject[] = [];
   try {
@@ -69,13 +92,12 @@ export function serveWatch(
   }
   res.writeHead(200, { 'Content-Type': p.contentType, 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
   res.flushHeaders();
-  for (const obj of initial) write('ADDED', obj);
+  writeAll('ADDED', initial);
   ready = true;
   if (buffered.length) res.write(buffered.join(''));
   buffered.length = 0;
 
   let timer: NodeJS.Timeout | undefined;
-  let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
