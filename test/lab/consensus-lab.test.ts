@@ -189,7 +189,7 @@ describe('consensus on 3 lab hosts', () => {
         },
         60_000,
       );
-      t.diagnostic(`recovered in ${Date.now() - killedAt} ms: ${JSON.stringify(counts)} (goal 10 s; bench/pod-recovery-lab.bench.ts measures it)`);
+      t.diagnostic(`recovered in ${Date.now() - killedAt} ms: ${JSON.stringify(counts)} (goal 10 s; bench/consensus-lab.bench.ts measures it)`);
       const node = await ok(api, 'GET', `/api/v1/nodes/${victim.name}`);
       const taints = (node.spec.taints ?? []).map((x: any) => `${x.key}:${x.effect}`);
       assert.ok(taints.includes('node.kubernetes.io/unreachable:NoExecute'), `taints of the dead node: ${taints}`);
@@ -219,7 +219,7 @@ describe('consensus on 3 lab hosts', () => {
         const l = await agreedLeader(rest);
         return l && l !== old ? l : undefined;
       }, 30_000);
-      t.diagnostic(`new leader ${next} after ${Date.now() - killedAt} ms (goal 2 s; bench/raft-failover-lab.bench.ts measures it)`);
+      t.diagnostic(`new leader ${next} after ${Date.now() - killedAt} ms (goal 2 s; bench/consensus-lab.bench.ts measures it)`);
       const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `after-failover-${run}`, namespace: 'default', labels: { app: `after-failover-${run}` } }, spec: sleeperTemplate({}).spec };
       await ok(rest[0]!, 'POST', PODS, pod);
       const bound = await waitFor('the new pod bound', async () => (await podsOf(rest[1]!, `app=after-failover-${run}`))[0]?.nodeName, 30_000);
