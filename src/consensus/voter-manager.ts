@@ -18,10 +18,10 @@
 //  3. More voters than the target: remove one (unhealthy first, then the
 //     highest name), keeping a live quorum.
 //  4. Fewer voters than the target, and enough healthy candidates to reach
-//     the next odd size: promote a healthy learner that caught up (its match
-//     within maxLearnerLag of the leader's last index); if a healthy learner
-//     is still catching up, wait; else add the healthy non-member with the
-//     lowest name as a learner.
+//     the next odd size: add healthy non-members (lowest name first) as
+//     learners until there are as many as the next odd size needs, then
+//     promote them once they have all caught up (match within maxLearnerLag
+//     of the leader's last index), so the group is even only briefly.
 //  5. Enough voters: a remaining learner is not needed and is removed.
 // Names sort by code unit, so every leader picks the same members.
 import type { Logger } from '../agent/logger.ts';
@@ -111,10 +111,14 @@ export function planVoterChange(input: VoterPlanInput): ConfChange | undefined {
     // Grow only when the next odd size is within reach, so the group does not park at an even size.
     const nextOdd = voters.length % 2 === 1 ? voters.length + 2 : voters.length + 1;
     if (voters.length + learners.filter(healthy).length + outsiders.length < nextOdd) return undefined;
-    const ready = learners.find((l) => healthy(l) && caughtUp(l));
-    if (ready) return { type: 'promote', node: ready };
-    if (learners.some(healthy)) return undefined;
-    return outsiders[0] ? { type: 'add-learner', node: outsiders[0] } : undefined;
+    // Growing from an odd size passes through an even one, where losing any one
+    // voter loses the quorum: first make every learner the next odd size needs,
+    // and promote only once all of them have caught up, so that window is short.
+    const needed = nextOdd - voters.length;
+    const healthyLearners = learners.filter(healthy);
+    if (healthyLearners.length < needed) return outsiders[0] ? { type: 'add-learner', node: outsiders[0] } : undefined;
+    const ready = healthyLearners.filter(caughtUp);
+    return ready.length >= needed ? { type: 'promote', node: ready[0]! } : undefined;
   }
 
   // 5. Enough voters: spare learners go.

@@ -89,9 +89,16 @@ describe('a mesh of agents on loopback', () => {
   });
 
   it('marks a node that stops answering NotReady within 5 s, and Ready when it is back', async () => {
+    // Marking is leader-only work: it needs a quorum after b is gone, so a group of 3 voters.
+    await waitFor('3 Raft voters', async () => (await a.api('GET', '/mesh/v1/status')).body.raft?.voters?.length === 3, 30_000);
     await b.kill9();
     const killedAt = Date.now();
-    await waitFor('b NotReady on a', async () => readyOf((await a.api('GET', `/api/v1/nodes/${b.nodeName}`)).body) === 'Unknown', 10_000);
+    await waitFor('b NotReady on a', async () => readyOf((await a.api('GET', `/api/v1/nodes/${b.nodeName}`)).body) === 'Unknown', 10_000).catch(
+      (err: Error) => {
+        const raft = (o: AgentProcess) => o.output().split('\n').filter((l) => /raft|lead|node-lifecycle|membership/.test(l)).slice(-15).join('\n');
+        throw new Error(`${err.message}\n--- a ---\n${raft(a)}\n--- c ---\n${raft(c)}`);
+      },
+    );
     const took = Date.now() - killedAt;
     assert.ok(took <= 5_500, `NotReady after ${took} ms`);
 

@@ -59,12 +59,19 @@ describe('planVoterChange', () => {
     assert.deepEqual(plan({ conf: conf(['a']), members: alive('a', 'c', 'b') }), { type: 'add-learner', node: 'b' });
   });
 
-  it('promotes a learner once it caught up, not before', () => {
-    const base = { conf: conf(['a'], ['b']), members: alive('a', 'b', 'c') };
-    assert.equal(plan({ ...base, progress: { b: { match: 50, next: 51 } } }), undefined, 'far behind: wait');
+  it('adds every learner the next odd size needs before it promotes any', () => {
+    assert.deepEqual(plan({ conf: conf(['a'], ['b']), members: alive('a', 'b', 'c'), progress: { b: { match: 100, next: 101 } } }), { type: 'add-learner', node: 'c' });
+  });
+
+  it('promotes once all those learners caught up, not before', () => {
+    const base = { conf: conf(['a'], ['b', 'c']), members: alive('a', 'b', 'c') };
+    const caught = { match: 95, next: 96 };
+    assert.equal(plan({ ...base, progress: { b: { match: 50, next: 51 }, c: caught } }), undefined, 'b far behind: wait');
     assert.equal(plan(base), undefined, 'no progress known: wait');
-    assert.deepEqual(plan({ ...base, progress: { b: { match: 95, next: 96 } } }), { type: 'promote', node: 'b' });
-    assert.deepEqual(plan({ ...base, progress: { b: { match: 80, next: 81 } }, maxLearnerLag: 25 }), { type: 'promote', node: 'b' });
+    assert.deepEqual(plan({ ...base, progress: { b: caught, c: caught } }), { type: 'promote', node: 'b' });
+    assert.deepEqual(plan({ ...base, progress: { b: { match: 80, next: 81 }, c: caught }, maxLearnerLag: 25 }), { type: 'promote', node: 'b' });
+    // Half-way (an even group), the rest is promoted as soon as it has caught up.
+    assert.deepEqual(plan({ conf: conf(['a', 'b'], ['c']), members: alive('a', 'b', 'c'), progress: { c: caught } }), { type: 'promote', node: 'c' });
   });
 
   it('adds the next learner after a promotion, and stops at the target', () => {
@@ -90,8 +97,8 @@ describe('planVoterChange', () => {
     assert.deepEqual(plan({ conf: conf(['a', 'b']), members: [...members, ...alive('f')] }), { type: 'add-learner', node: 'e' });
   });
 
-  it('waits for a healthy learner that is catching up instead of adding another', () => {
-    assert.equal(plan({ conf: conf(['a'], ['b']), members: alive('a', 'b', 'c'), progress: { b: { match: 0, next: 1 } } }), undefined);
+  it('waits for healthy learners that are catching up instead of adding more', () => {
+    assert.equal(plan({ conf: conf(['a'], ['b', 'c']), members: alive('a', 'b', 'c', 'd'), progress: { b: { match: 0, next: 1 }, c: { match: 0, next: 1 } } }), undefined);
   });
 
   it('adds another learner when the pending one is unhealthy', () => {
@@ -282,8 +289,8 @@ describe('voter manager shell', () => {
     await clock.advance(10_000);
     assert.deepEqual(f.changes, [
       { type: 'add-learner', node: 'b' },
-      { type: 'promote', node: 'b' },
       { type: 'add-learner', node: 'c' },
+      { type: 'promote', node: 'b' },
       { type: 'promote', node: 'c' },
     ]);
     assert.deepEqual(f.conf(), conf(['a', 'b', 'c']));
