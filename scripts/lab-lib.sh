@@ -22,7 +22,9 @@ ns_name() { echo "mesh-lab-h$1"; }
 ns_path() { echo "/run/netns/mesh-lab-h$1"; }
 port_name() { echo "mlab-h$1"; }
 host_ip() { echo "$LAB_PREFIX.$((10 + $1))"; }
-pod_cidr_gw() { echo "10.244.$1.1/24"; }
+# Each dockerd's own docker0, for containers that are not pods. Pods get the
+# Mesh-managed network `mesh-pods` on the node's 10.244.x.0/24 from the agent.
+docker0_gw() { echo "172.30.$1.1/24"; }
 host_run() { echo "$LAB_RUN/h$1"; }
 host_var() { echo "$LAB_VAR/h$1"; }
 docker_sock() { echo "$LAB_RUN/h$1/docker.sock"; }
@@ -205,14 +207,15 @@ ensure_dockerd_in() {
   # nsenter, not `ip netns exec`: that remounts /sys and dockerd then fails with
   # "Devices cgroup isn't mounted". Each dockerd has its own data/exec roots,
   # socket and containerd; its docker0 and iptables rules live in the namespace.
-  # --ip-masq=false: pod traffic keeps its pod IP between hosts (DESIGN §4).
+  # --ip-masq=false: Docker masquerades nothing; the agent masquerades only pod
+  # traffic that leaves the cluster, so pods keep their IP between hosts (DESIGN §4).
   # --cgroup-parent keeps each host's containers apart from the root dockerd's.
   env -u DOCKER_HOST nsenter --net="$(ns_path "$h")" setsid dockerd \
     --data-root "$var/docker" \
     --exec-root "$run/exec" \
     -H "unix://$(docker_sock "$h")" \
     --pidfile "$(dockerd_pidfile "$h")" \
-    --bip "$(pod_cidr_gw "$h")" \
+    --bip "$(docker0_gw "$h")" \
     --ip-masq=false \
     --cgroup-parent "/mesh-lab-h$h" \
     >>"$var/dockerd.log" 2>&1 </dev/null 9<&- &

@@ -25,6 +25,8 @@ ensure_packages() {
   dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
   command -v npm >/dev/null || missing+=(npm)
   command -v curl >/dev/null || missing+=(curl)
+  # Gratuitous ARP when a node takes over a LoadBalancer IP (iputils flags: -U -I).
+  dpkg -s iputils-arping >/dev/null 2>&1 || missing+=(iputils-arping)
   # A real registry on loopback for the image-pull tests (no other is reachable).
   command -v docker-registry >/dev/null || missing+=(docker-registry)
   if [ ${#missing[@]} -gt 0 ]; then

@@ -3,7 +3,7 @@
 // test can run several agents in one process.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dataPaths, type AgentConfig } from './config.ts';
+import { dataPaths, MANAGED_POD_NETWORK, type AgentConfig } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ensurePki } from './api/pki.ts';
 import { renderKubeconfig } from './api/kubeconfig.ts';
@@ -14,6 +14,13 @@ import { createAutomergeStore } from './store/automerge-store.ts';
 import { createReplicator } from './store/replicator.ts';
 import { singleWriterRule } from './store/single-writer-rule.ts';
 import { createDockerRuntime } from './kubelet/docker-runtime.ts';
+import { createPodNetwork, MESH_POD_NETWORK } from './kubelet/pod-network.ts';
+import { createDockerNetworks } from './kubelet/docker-networks.ts';
+import { createDnsServer, type DnsServer } from './dns/dns-server.ts';
+import { createLbAnnouncer } from './proxy/lb-announcer.ts';
+import { createServiceProxy } from './proxy/service-proxy.ts';
+import { createIptablesApplier } from './proxy/iptables-applier.ts';
+import { createLbAnnouncerController } from './controllers/lb-announcer-controller.ts';
 import { createKubelet } from './kubelet/kubelet.ts';
 import { createNodeStatus } from './kubelet/node-status.ts';
 import { countNvidiaGpus } from './kubelet/gpu-detect.ts';
@@ -28,8 +35,10 @@ import { createEventExpiry } from './controllers/event-expiry.ts';
 import { createControllerManager } from './controllers/controller.ts';
 import { createGarbageCollector } from './controllers/garbage-collector.ts';
 import { createReplicaSetController } from './controllers/replicaset-controller.ts';
+import { createDeploymentController } from './controllers/deployment-controller.ts';
 import { createServiceAllocationController } from './controllers/service-allocation-controller.ts';
 import { createNodeCidrController } from './controllers/node-cidr-controller.ts';
+import { createEndpointSliceController } from './controllers/endpointslice-controller.ts';
 import { createLeaderFence } from './leader-fence.ts';
 import { createSecretBackend } from './api/secret-backend.ts';
 import { createSqliteRaftStorage } from '../consensus/raft-storage.ts';
@@ -232,17 +241,78 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     await nodeStatus.start();
     started.push({ name: 'node-status', stop: () => nodeStatus.stop() });
 
+    // The pod network (a bridge on this node's pod CIDR, routed to the other
+    // nodes') and the cluster DNS on its gateway. Both wait for the leader to give
+    // this Node its pod CIDR; pods wait for both.
+    const podNet =
+      config.podNetwork === MANAGED_POD_NETWORK
+        ? createPodNetwork({ nodeName: config.nodeName, client: registry, docker: createDockerNetworks({ socketPath: config.dockerSocket }), logger: log })
+        : undefined;
+    let dnsAddress: string | undefined;
+    let dns: DnsServer | undefined;
+    let podNetworkReady: Promise<string> | undefined;
+    if (podNet) {
+      podNet.start();
+      started.push({ name: 'pod-network', stop: () => podNet.stop() });
+      podNetworkReady = podNet.ready().then(async ({ network, gateway }) => {
+        if (config.clusterDns === 'on') {
+          const server = createDnsServer({ client: registry, logger: log, listen: { host: gateway, port: 53 } });
+          try {
+            await server.start();
+            dns = server;
+            dnsAddress = gateway;
+          } catch (err) {
+            // Pods then use the node's resolver: worse, but they run.
+            log.error({ err, gateway }, 'cluster DNS could not start');
+          }
+        }
+        return network;
+      });
+      started.push({ name: 'cluster-dns', stop: () => dns?.stop() });
+    }
+
     const kubelet = createKubelet({
       nodeName: config.nodeName,
       client: registry,
       runtime,
       logger: log,
-      podNetwork: config.podNetwork,
+      podNetwork: podNet ? MESH_POD_NETWORK : config.podNetwork,
+      ...(podNetworkReady ? { podNetworkReady } : {}),
+      clusterDns: () => dnsAddress,
       gpus,
       secrets: createPodSecretFetcher({ nodeName: config.nodeName, raftNode: raft, transport: raftTransport, sealer, localHandler: secretRequests }),
     });
     await kubelet.start();
     started.push({ name: 'kubelet', stop: () => kubelet.stop() });
+
+    // Service routing: this node's iptables rules from the local replica's Services and EndpointSlices.
+    // The service range is routed locally and whatever no rule translated is refused:
+    // a blackhole route would also stop the host's own connections to ClusterIPs,
+    // which are routed before nat OUTPUT translates them.
+    const rules = config.proxyMode === 'iptables' ? createIptablesApplier({ logger: log, serviceCidrRoute: 'local' }) : undefined;
+    const proxy = rules
+      ? createServiceProxy({
+          client: registry,
+          nodeName: config.nodeName,
+          nodeIPs: isLoopback(config.listenAddress) ? [] : [config.listenAddress],
+          applier: rules,
+          logger: log,
+        })
+      : undefined;
+    if (proxy) {
+      await proxy.start();
+      started.push({ name: 'service-proxy', stop: () => proxy.stop() });
+    }
+
+    // This node answers for the LoadBalancer IPs the leader gave it (L2 announcement).
+    const lbAnnouncer =
+      config.proxyMode === 'iptables' && !isLoopback(config.listenAddress)
+        ? createLbAnnouncer({ nodeName: config.nodeName, client: registry, announcerOf: (uid) => fsm.lbAnnouncerOf(uid), logger: log, nodeAddress: config.listenAddress })
+        : undefined;
+    if (lbAnnouncer) {
+      lbAnnouncer.start();
+      started.push({ name: 'lb-announcer', stop: () => lbAnnouncer.stop() });
+    }
     eviction.start();
     started.push({ name: 'eviction-manager', stop: () => eviction.stop() });
 
@@ -282,8 +352,11 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       controllers: [
         createGarbageCollector({ client: fence.client, logger: log }),
         createReplicaSetController({ client: fence.client, logger: log, events: controllerEvents }),
+        createDeploymentController({ client: fence.client, logger: log, events: controllerEvents }),
         createServiceAllocationController({ client: fence.client, allocator, fsm, logger: log, events: controllerEvents }),
         createNodeCidrController({ client: fence.client, allocator, fsm, logger: log, events: controllerEvents }),
+        createEndpointSliceController({ client: fence.client, logger: log }),
+        createLbAnnouncerController({ client: fence.client, allocator, fsm, logger: log, events: controllerEvents }),
       ],
     });
     started.push({ name: 'controllers', stop: () => controllers.stop() });
@@ -353,6 +426,9 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
         await Promise.allSettled(host.connectedPeers().map((p) => replicator.syncWith(p)));
       },
       forget: async () => {
+        // Nothing of this node's networking stays behind: routes, rules, addresses, the bridge.
+        await Promise.allSettled([proxy?.stop(), lbAnnouncer?.stop()]);
+        await Promise.allSettled([podNet?.cleanup(), lbAnnouncer?.cleanup(), rules?.cleanup()]);
         await markLeft(config.dataDir);
         await rm(clusterConfigPath(config.dataDir), { force: true });
       },
@@ -402,6 +478,18 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       replication: () => replicator.stateDigest(),
       logger: log,
       intervalMs: config.metricsIntervalMs,
+      raft: () => {
+        const r = raft.status();
+        return { term: r.term, commit: r.commit, applied: r.applied, leading: raft.isLeading() };
+      },
+      ...(proxy
+        ? {
+            proxySync: () => {
+              const p = proxy.status();
+              return { seconds: p.lastSyncDurationMs === undefined ? undefined : p.lastSyncDurationMs / 1000, syncs: p.syncs, failures: p.failures };
+            },
+          }
+        : {}),
     });
     started.push({ name: 'metrics', stop: () => metrics.stop() });
 

@@ -28,8 +28,16 @@ export interface AgentConfig {
   membership: { mode: 'init' } | { mode: 'agent' } | { mode: 'join'; address: string; token: string };
   /** Docker daemon socket. */
   dockerSocket: string;
-  /** Docker network the pod sandboxes join. */
+  /**
+   * Docker network the pod sandboxes join: `mesh` (the default) is the managed
+   * pod network (a bridge on this node's pod CIDR, routes to the other nodes'); any
+   * other name is used as it is (no routes, no CIDR).
+   */
   podNetwork: string;
+  /** Service routing: `iptables` (default) programs this node's rules; `none` leaves them to someone else. */
+  proxyMode: 'iptables' | 'none';
+  /** Cluster DNS for this node's pods: `on` (default) or `none`. */
+  clusterDns: 'on' | 'none';
   logLevel: string;
   /** Kept back from allocatable for the OS (`--system-reserved cpu=500m,memory=1Gi`). */
   systemReserved?: Record<string, string>;
@@ -51,6 +59,8 @@ export interface AgentConfig {
   voterDownTimeoutMs?: number;
 }
 
+/** The --pod-network value that means Mesh's own pod network. */
+export const MANAGED_POD_NETWORK = 'mesh';
 export const DEFAULT_DATA_DIR = process.env.MESH_DATA_DIR ?? '/var/lib/mesh';
 export const DEFAULT_API_PORT = 6443;
 export const DEFAULT_P2P_PORT = 7946;
@@ -68,7 +78,9 @@ export function defaultConfig(overrides: Partial<AgentConfig> = {}): AgentConfig
     p2pPort: DEFAULT_P2P_PORT,
     membership: { mode: 'agent' },
     dockerSocket: process.env.DOCKER_HOST?.replace(/^unix:\/\//, '') ?? '/var/run/docker.sock',
-    podNetwork: 'bridge',
+    podNetwork: MANAGED_POD_NETWORK,
+    proxyMode: 'iptables',
+    clusterDns: 'on',
     logLevel: process.env.MESH_LOG_LEVEL ?? 'info',
     ...overrides,
   };

@@ -186,6 +186,9 @@ describe('metrics: kubectl top, mesh top and /metrics on real agents', { timeout
       'mesh_scheduler_pending_pods',
       'kubelet_running_pods',
       'mesh_metrics_nodes',
+      'mesh_raft_term',
+      'mesh_raft_commit_index',
+      'mesh_raft_leader',
     ]) {
       assert.ok(families.has(name), `family ${name} present`);
     }

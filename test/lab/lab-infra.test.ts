@@ -1,5 +1,6 @@
 // The lab's infrastructure without agents: namespaces on one bridge, a dockerd
-// per host on its own pod /24, cut/heal, and a `down` that leaves nothing behind.
+// per host with its docker0 on its own 172.30.N.0/24 (10.244.0.0/16 belongs to
+// the agents' pod networks), cut/heal, and a `down` that leaves nothing behind.
 // Traffic goes only to the lab's own hosts and the containers started here.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -82,7 +83,7 @@ describe('lab infrastructure (namespaces, bridge, dockerd per host)', () => {
     for (const h of hosts) assert.match(status, new RegExp(`^${h.name}\\s+${h.ip.replaceAll('.', '\\.')}\\s+up\\s+up \\(pid`, 'm'));
   });
 
-  it('runs a dockerd per host that answers on its own socket and runs busybox on the pod /24', async () => {
+  it('runs a dockerd per host that answers on its own socket and runs busybox on its docker0 /24', async () => {
     const pids = new Set<string>();
     for (const h of hosts) {
       const info = await h.docker(['info', '--format', '{{.DockerRootDir}}']);
@@ -91,10 +92,10 @@ describe('lab infrastructure (namespaces, bridge, dockerd per host)', () => {
       pids.add(readFileSync(`${LAB_RUN}/${h.name}/dockerd.pid`, 'utf8').trim());
       const r = await h.docker(['run', '--rm', BUSYBOX_IMAGE, 'ip', '-o', '-4', 'addr', 'show', 'eth0']);
       assert.equal(r.code, 0, r.stderr);
-      const third = h.podCidr.split('.')[2];
-      const m = /inet 10\.244\.(\d+)\.(\d+)\/24/.exec(r.stdout);
-      assert.ok(m, `no pod address in: ${r.stdout}`);
-      assert.equal(m[1], third, `${h.name}'s container got ${m[0]}, outside ${h.podCidr}`);
+      const third = h.docker0Cidr.split('.')[2];
+      const m = /inet 172\.30\.(\d+)\.(\d+)\/24/.exec(r.stdout);
+      assert.ok(m, `no docker0 address in: ${r.stdout}`);
+      assert.equal(m[1], third, `${h.name}'s container got ${m[0]}, outside ${h.docker0Cidr}`);
       assert.notEqual(m[2], '1', 'the .1 is the bridge itself');
     }
     assert.equal(pids.size, N, 'every host has its own dockerd');
@@ -103,13 +104,16 @@ describe('lab infrastructure (namespaces, bridge, dockerd per host)', () => {
   it('keeps each dockerd inside its namespace (its docker0 and iptables rules are not in the root namespace)', async () => {
     for (const h of hosts) {
       const br = await h.exec(['ip', '-o', '-4', 'addr', 'show', 'docker0']);
-      assert.match(br.stdout, new RegExp(`inet 10\\.244\\.${h.index}\\.1/24`));
+      assert.match(br.stdout, new RegExp(`inet 172\\.30\\.${h.index}\\.1/24`));
+      // The pod network's range is left to the agent (none runs here).
+      const all = await h.exec(['ip', '-o', '-4', 'addr', 'show']);
+      assert.doesNotMatch(all.stdout, /inet 10\.244\./, `${h.name}'s dockerd took an address of the pod network`);
     }
     const rootAddrs = await sh('ip', ['-o', '-4', 'addr', 'show']);
     const rootRules = (await sh('iptables', ['-w', '-S'])) + (await sh('iptables', ['-w', '-t', 'nat', '-S']));
     for (const h of hosts) {
-      const net = new RegExp(`10\\.244\\.${h.index}\\.`);
-      assert.doesNotMatch(rootAddrs, net, `${h.name}'s pod bridge leaked into the root namespace`);
+      const net = new RegExp(`172\\.30\\.${h.index}\\.`);
+      assert.doesNotMatch(rootAddrs, net, `${h.name}'s docker0 leaked into the root namespace`);
       assert.doesNotMatch(rootRules, net, `${h.name}'s dockerd rules leaked into the root namespace`);
     }
   });

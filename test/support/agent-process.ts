@@ -71,7 +71,10 @@ export async function startAgentProcess(opts: StartOptions = {}): Promise<AgentP
 
   async function launch(): Promise<void> {
     out = '';
-    const common = ['--data-dir', dataDir, '--api-port', String(port), '--p2p-port', String(p2pPort), '--node-name', nodeName, ...(opts.args ?? [])];
+    // Several agents share this machine's network namespace and dockerd: none of
+    // them may own the pod network, the service rules or port 53 (the lab tests those).
+    const shared = ['--pod-network', 'bridge', '--proxy-mode', 'none', '--cluster-dns', 'none'];
+    const common = ['--data-dir', dataDir, '--api-port', String(port), '--p2p-port', String(p2pPort), '--node-name', nodeName, ...shared, ...(opts.args ?? [])];
     let args = ['agent', ...common];
     if (firstStart && opts.joinVia) {
       const token = opts.token ?? (await readFile(join(opts.joinVia.dataDir, 'join-token'), 'utf8')).trim();

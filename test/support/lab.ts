@@ -31,8 +31,11 @@ export interface LabHost {
   name: string;
   /** Address on the lab bridge; the API listens on ip:6443. */
   ip: string;
-  /** The /24 the host's dockerd gives its containers (10.244.N.0/24). */
-  podCidr: string;
+  /**
+   * The /24 of the host's docker0 (172.30.N.0/24), for containers that are not
+   * pods. Pods get their node's spec.podCIDR on the agent's `mesh-pods` network.
+   */
+  docker0Cidr: string;
   netns: string;
   dataDir: string;
   kubeconfig: string;
@@ -157,7 +160,7 @@ export function host(i: number): LabHost {
     index: i,
     name,
     ip,
-    podCidr: `10.244.${i}.0/24`,
+    docker0Cidr: `172.30.${i}.0/24`,
     netns,
     dataDir,
     kubeconfig,

@@ -35,6 +35,18 @@ export interface ContainerCreateSpec {
   storageSizeBytes?: number;
   /** Devices such as GPUs (Docker DeviceRequests). */
   deviceRequests?: DeviceRequest[];
+  /**
+   * The resolv.conf settings; only for a container that owns its network
+   * namespace (the pod sandbox): containers joined to it share its resolv.conf.
+   */
+  dns?: ContainerDnsConfig;
+}
+
+export interface ContainerDnsConfig {
+  nameservers: string[];
+  searches: string[];
+  /** `ndots:5`, `edns0`. */
+  options: string[];
 }
 
 export type ContainerStateName = 'created' | 'running' | 'exited' | 'unknown';
@@ -58,6 +70,8 @@ export interface ContainerInfo {
   /** IPv4 address per attached network. */
   ipAddresses: Record<string, string>;
   tty: boolean;
+  /** The resolver settings it was created with, when any. */
+  dns?: ContainerDnsConfig;
 }
 
 export interface ContainerLogOptions {

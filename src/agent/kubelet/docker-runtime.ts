@@ -4,6 +4,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from '../logger.ts';
 import type {
   ContainerCreateSpec,
+  ContainerDnsConfig,
   ContainerEvent,
   ContainerInfo,
   ContainerLogOptions,
@@ -40,6 +41,11 @@ function mapState(status: string | undefined): ContainerStateName {
 
 function realTime(t: string | undefined): string | undefined {
   return t && !t.startsWith('0001-') && t !== ZERO_TIME ? t : undefined;
+}
+
+function dnsOf(hc: { Dns?: string[] | null; DnsSearch?: string[] | null; DnsOptions?: string[] | null } | undefined): ContainerDnsConfig | undefined {
+  const dns = { nameservers: hc?.Dns ?? [], searches: hc?.DnsSearch ?? [], options: hc?.DnsOptions ?? [] };
+  return dns.nameservers.length || dns.searches.length || dns.options.length ? dns : undefined;
 }
 
 /**
@@ -92,6 +98,7 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
       finishedAt: state === 'exited' ? (realTime(c.State?.FinishedAt) ?? (cannotRun ? c.Created : undefined)) : undefined,
       ipAddresses,
       tty: Boolean(c.Config?.Tty),
+      dns: dnsOf(c.HostConfig),
     };
   }
 
@@ -172,6 +179,7 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
           CpuQuota: spec.cpuQuota,
           CpuPeriod: spec.cpuPeriod,
           ...(spec.storageSizeBytes ? { StorageOpt: { size: String(spec.storageSizeBytes) } } : {}),
+          ...(spec.dns ? { Dns: spec.dns.nameservers, DnsSearch: spec.dns.searches, DnsOptions: spec.dns.options } : {}),
           ...(spec.deviceRequests?.length
             ? {
                 DeviceRequests: spec.deviceRequests.map((d) => ({

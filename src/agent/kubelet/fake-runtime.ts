@@ -144,6 +144,10 @@ export function createFakeRuntime(): FakeRuntime {
       for (const c of containers.values()) {
         if (c.info.name === spec.name) throw new Error(`Conflict. The container name "/${spec.name}" is already in use`);
       }
+      // As Docker: a joined network namespace comes with its owner's resolv.conf.
+      if (spec.dns && spec.networkMode?.startsWith('container:')) {
+        throw new Error('conflicting options: dns and the network mode');
+      }
       const id = `fake${String(nextId++).padStart(12, '0')}`;
       calls.push({ op: 'create', id });
       containers.set(id, {
@@ -163,6 +167,8 @@ export function createFakeRuntime(): FakeRuntime {
           createdAt: new Date().toISOString(),
           ipAddresses: {},
           tty: spec.tty ?? false,
+          // Empty settings are no settings, as Docker reports them.
+          ...(spec.dns && Object.values(spec.dns).some((v) => v.length) ? { dns: structuredClone(spec.dns) } : {}),
         },
       });
       return id;

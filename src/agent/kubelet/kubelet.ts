@@ -3,6 +3,7 @@
 // pod; a per-pod worker's sync() compares the pod with what the runtime has and
 // acts on the difference.
 import type { Readable } from 'node:stream';
+import { readFileSync } from 'node:fs';
 import type { ObjectClient } from '../api/object-client.ts';
 import type { Container, KubeObject, Pod } from '../api/object-types.ts';
 import { ApiError, BadRequest, NotFound } from '../api/errors.ts';
@@ -35,6 +36,9 @@ import { createEventRecorder, type EventRecorder } from '../event-recorder.ts';
 import { createKubeletEvents } from './kubelet-events.ts';
 import { createPodHealth } from './pod-health.ts';
 import type { ProbeClock } from './probes/probe-types.ts';
+import { podDnsSettings } from './pod-dns.ts';
+import { parseResolvConf } from '../dns/resolv-conf.ts';
+import { CLUSTER_DOMAIN } from '../dns/dns-records.ts';
 
 export interface KubeletOptions {
   nodeName: string;
@@ -43,6 +47,12 @@ export interface KubeletOptions {
   logger: Logger;
   /** Docker network the sandboxes join. */
   podNetwork: string;
+  /**
+   * When given, sandboxes wait for it and join the network it resolves to
+   * instead of podNetwork (the managed pod network, set up once the node has
+   * its pod CIDR). Pods stay ContainerCreating meanwhile.
+   */
+  podNetworkReady?: Promise<string>;
   /** status.hostIP; detected when absent. */
   nodeAddress?: string;
   /** Image of the sandbox container; must be present locally. */
@@ -63,6 +73,13 @@ export interface KubeletOptions {
    * are absent from the map. Without it, Secrets are read through `client`.
    */
   secrets?: (namespace: string, names: string[]) => Promise<Map<string, { data?: Record<string, string> }>>;
+  /**
+   * The cluster DNS address for pods with dnsPolicy ClusterFirst, once known;
+   * without one they get the node's resolver (dnsPolicy Default).
+   */
+  clusterDns?: () => string | undefined;
+  /** The node's resolv.conf, into which dnsPolicy Default pods' dnsConfig merges; default /etc/resolv.conf. */
+  resolvConfPath?: string;
 }
 
 export interface Kubelet extends PodLogSource {
@@ -135,6 +152,7 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
   });
   let runtimeName = 'docker';
   let stopped = true;
+  let podNetwork: string | undefined = opts.podNetworkReady ? undefined : opts.podNetwork;
   let unwatch: (() => void) | undefined;
   let unEvents: (() => void) | undefined;
   let resyncTimer: NodeJS.Timeout | undefined;
@@ -276,8 +294,9 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       image: sandboxImage,
       entrypoint: SANDBOX_COMMAND,
       labels: labelsFor(pod, SANDBOX_NAME, 'sandbox', attempt),
-      networkMode: hostNetwork ? 'host' : opts.podNetwork,
+      networkMode: hostNetwork ? 'host' : podNetwork,
       hostname: hostNetwork ? undefined : (pod.spec.hostname ?? pod.metadata.name ?? '').slice(0, 63),
+      dns: podDnsSettings(pod, { clusterDns: opts.clusterDns?.(), clusterDomain: CLUSTER_DOMAIN, hostResolvConf }),
     });
     await runtime.startContainer(id);
     const info = await runtime.inspectContainer(id);
@@ -285,10 +304,19 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
     return info;
   }
 
+  function hostResolvConf() {
+    try {
+      return parseResolvConf(readFileSync(opts.resolvConfPath ?? '/etc/resolv.conf', 'utf8'));
+    } catch (err) {
+      log.warn({ err }, 'cannot read the node resolv.conf');
+      return parseResolvConf('');
+    }
+  }
+
   function sandboxIP(pod: Pod, sandbox: ContainerInfo | undefined): string | undefined {
     if (pod.spec.hostNetwork) return hostIP;
     if (!sandbox || sandbox.state !== 'running') return undefined;
-    return sandbox.ipAddresses[opts.podNetwork] ?? Object.values(sandbox.ipAddresses)[0];
+    return sandbox.ipAddresses[podNetwork ?? opts.podNetwork] ?? Object.values(sandbox.ipAddresses)[0];
   }
 
   /** True when the image is usable; otherwise records the waiting reason. */
@@ -448,7 +476,8 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       ({ sandboxes, instances } = byName(all));
     }
     const phase = podPhase(pod, instances);
-    if (phase !== 'Succeeded' && phase !== 'Failed') {
+    // Until the pod network is up only host-network pods start; its readiness enqueues every pod.
+    if (phase !== 'Succeeded' && phase !== 'Failed' && (podNetwork !== undefined || pod.spec.hostNetwork === true)) {
       const sandbox = await ensureSandbox(pod, sandboxes, instances);
       if (sandbox !== sandboxes[0]) ({ sandboxes, instances } = byName(await podContainers(w.uid)));
       await startWhatIsDue(w, pod, instances, sandbox);
@@ -588,6 +617,13 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       const info = await runtime.info();
       runtimeName = info.name;
       storageQuota = info.storageQuota ?? false;
+      opts.podNetworkReady?.then(
+        (name) => {
+          podNetwork = name;
+          for (const w of workers.values()) enqueue(w);
+        },
+        (err) => log.error({ err }, 'the pod network failed; pods without host networking cannot start'),
+      );
       unEvents = runtime.onEvent((e) => {
         if (e.labels[LABEL_NODE] !== nodeName) return;
         const w = workers.get(e.labels[LABEL_POD_UID] ?? '');

@@ -16,7 +16,7 @@ import { createProcNodeUsage, type NodeUsageReader } from '../kubelet/node-usage
 import type { MeshHost } from '../../net/mesh-host.ts';
 import { createMetricsCache, type MetricsCache } from './metrics-cache.ts';
 import { createMetricsGossip } from './metrics-gossip.ts';
-import { createAgentMetrics, type AgentMetrics, type MemberView } from './prometheus.ts';
+import { createAgentMetrics, type AgentMetrics, type AgentMetricsSources, type MemberView } from './prometheus.ts';
 
 export interface AgentMetricsDeps {
   nodeName: string;
@@ -30,6 +30,8 @@ export interface AgentMetricsDeps {
   logger: Logger;
   /** Sampling interval (default 10 s). */
   intervalMs?: number;
+  raft?: AgentMetricsSources['raft'];
+  proxySync?: AgentMetricsSources['proxySync'];
   nodeUsage?: NodeUsageReader;
 }
 
@@ -68,6 +70,8 @@ export function startAgentMetrics(deps: AgentMetricsDeps): RunningMetrics {
       runningPods: () =>
         client.list<Pod>('pods', { fieldSelector: `spec.nodeName=${nodeName}` }).items.filter((p) => p.status?.phase === 'Running').length,
       metricsNodes: () => cache.nodes().length,
+      ...(deps.raft ? { raft: deps.raft } : {}),
+      ...(deps.proxySync ? { proxySync: deps.proxySync } : {}),
     },
   });
   const metricsApi = createMetricsApi({ cache, client });

@@ -12,6 +12,13 @@ export interface MemberView {
   self: boolean;
 }
 
+export interface RaftReading {
+  term: number;
+  commit: number;
+  applied: number;
+  leading: boolean;
+}
+
 export interface AgentMetricsSources {
   /** Object count per resource key. */
   storeObjects: () => Record<string, number>;
@@ -24,6 +31,10 @@ export interface AgentMetricsSources {
   runningPods: () => number;
   /** Nodes with a fresh usage sample in the metrics cache. */
   metricsNodes: () => number;
+  /** This agent's Raft member: term, commit and applied index, and whether it leads with a valid lease. */
+  raft?: () => RaftReading;
+  /** The service proxy's last rule sync, if this node runs one. */
+  proxySync?: () => { seconds: number | undefined; syncs: number; failures: number };
 }
 
 export interface AgentMetrics {
@@ -148,6 +159,39 @@ export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
       this.set(s.metricsNodes());
     },
   });
+
+  const raft = s.raft;
+  if (raft) {
+    const gauge = (name: string, help: string, read: (r: RaftReading) => number) =>
+      new Gauge({ name, help, registers, collect() { this.set(read(raft())); } });
+    gauge('mesh_raft_term', 'The Raft term this agent is in.', (r) => r.term);
+    gauge('mesh_raft_commit_index', 'The highest Raft log index this agent knows is committed.', (r) => r.commit);
+    gauge('mesh_raft_applied_index', 'The highest Raft log index this agent applied.', (r) => r.applied);
+    gauge('mesh_raft_leader', '1 while this agent leads the Raft group with a valid lease, else 0.', (r) => (r.leading ? 1 : 0));
+  }
+  const proxySync = s.proxySync;
+  if (proxySync) {
+    new Gauge({
+      name: 'mesh_proxy_sync_duration_seconds',
+      help: 'Duration of the last service rule sync on this node (model, render, iptables-restore).',
+      registers,
+      collect() {
+        const v = proxySync().seconds;
+        if (v !== undefined) this.set(v);
+      },
+    });
+    new Gauge({
+      name: 'mesh_proxy_syncs',
+      help: 'Service rule syncs on this node since the agent started, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const v = proxySync();
+        this.set({ outcome: 'ok' }, v.syncs);
+        this.set({ outcome: 'failed' }, v.failures);
+      },
+    });
+  }
 
   return {
     registry,

@@ -15,6 +15,8 @@ interface AgentOpts {
   p2pPort?: string;
   dockerSocket?: string;
   podNetwork?: string;
+  proxyMode?: string;
+  clusterDns?: string;
   token?: string;
   nodeName?: string;
   nodeLabels?: string;
@@ -76,6 +78,14 @@ export function agentConfigFrom(
     throw new CliError(`--register-with-taints: ${(err as Error).message}`);
   }
   if (opts.podNetwork) overrides.podNetwork = opts.podNetwork;
+  if (opts.proxyMode !== undefined) {
+    if (opts.proxyMode !== 'iptables' && opts.proxyMode !== 'none') throw new CliError(`invalid --proxy-mode "${opts.proxyMode}": use iptables or none`);
+    overrides.proxyMode = opts.proxyMode;
+  }
+  if (opts.clusterDns !== undefined) {
+    if (opts.clusterDns !== 'on' && opts.clusterDns !== 'none') throw new CliError(`invalid --cluster-dns "${opts.clusterDns}": use on or none`);
+    overrides.clusterDns = opts.clusterDns;
+  }
   if (opts.nodeName) overrides.nodeName = opts.nodeName.toLowerCase();
   if (opts.logLevel) overrides.logLevel = opts.logLevel;
   if (opts.logFile) overrides.logFile = opts.logFile;
@@ -163,7 +173,9 @@ function agentCommand(program: Command, name: string, description: string): Comm
     .option('--listen-address <ip>', 'address for peer-to-peer traffic (default: the --api-host, else 127.0.0.1)')
     .option('--p2p-port <port>', 'peer-to-peer TCP port (default 7946)')
     .option('--docker-socket <path>', 'Docker daemon socket (default /var/run/docker.sock)')
-    .option('--pod-network <name>', 'Docker network for pod sandboxes (default bridge)')
+    .option('--pod-network <name>', 'pod network: mesh (default: a bridge on this node\'s pod CIDR, routed to the other nodes) or a Docker network to use as it is')
+    .option('--proxy-mode <mode>', 'service routing: iptables (default) or none')
+    .option('--cluster-dns <mode>', 'cluster DNS for this node\'s pods: on (default) or none')
     .option('--node-name <name>', 'name of this node (default: the host name)')
     .option('--node-labels <k=v,...>', 'extra labels for this node')
     .option('--register-with-taints <k=v:Effect,...>', 'taints this node registers with (e.g. gpu=true:NoSchedule)')

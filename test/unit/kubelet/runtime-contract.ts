@@ -206,6 +206,21 @@ export function runtimeContract(name: string, setup: () => Promise<RuntimeHarnes
       assert.equal(await h.runtime.stats(id), undefined);
     });
 
+    it('gives a container that owns its network namespace resolver settings, and refuses them for a joined one', async () => {
+      const dns = { nameservers: ['10.244.0.1'], searches: ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local'], options: ['ndots:5'] };
+      const id = await h.runtime.createContainer({ name: uniqueName(), image: h.image, entrypoint: PROGRAMS.printThenWait, labels: h.labels, dns });
+      assert.deepEqual((await h.runtime.inspectContainer(id))?.dns, dns);
+      await h.runtime.startContainer(id);
+      await assert.rejects(
+        h.runtime.createContainer({ name: uniqueName(), image: h.image, entrypoint: PROGRAMS.printThenWait, labels: h.labels, networkMode: `container:${id}`, dns }),
+        /dns/,
+      );
+      const joined = await h.runtime.createContainer({ name: uniqueName(), image: h.image, entrypoint: PROGRAMS.printThenWait, labels: h.labels, networkMode: `container:${id}` });
+      assert.equal((await h.runtime.inspectContainer(joined))?.dns, undefined, 'no settings of its own');
+      await h.runtime.removeContainer(joined);
+      await h.runtime.removeContainer(id);
+    });
+
     it('tells present images from missing ones, and fails pulls it cannot do', async () => {
       assert.match((await h.runtime.imageId(h.image)) ?? '', /^sha256:/);
       assert.equal(await h.runtime.imageId('mesh.local/does-not-exist:1'), undefined);

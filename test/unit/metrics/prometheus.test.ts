@@ -95,3 +95,25 @@ test('the parser accepts the format\'s corners and rejects anything else', () =>
     assert.throws(() => parsePromText(bad), /line \d+/, JSON.stringify(bad));
   }
 });
+
+test('Raft and service-proxy gauges read their sources at scrape time', async () => {
+  let leading = true;
+  const m = createAgentMetrics({
+    nodeName: 'self',
+    processMetrics: false,
+    sources: sources({
+      raft: () => ({ term: 7, commit: 120, applied: 118, leading }),
+      proxySync: () => ({ seconds: 0.012, syncs: 9, failures: 1 }),
+    }),
+  });
+  let fams = parsePromText((await m.render()).text);
+  assert.equal(value(fams, 'mesh_raft_term'), 7);
+  assert.equal(value(fams, 'mesh_raft_commit_index'), 120);
+  assert.equal(value(fams, 'mesh_raft_applied_index'), 118);
+  assert.equal(value(fams, 'mesh_raft_leader'), 1);
+  assert.equal(value(fams, 'mesh_proxy_sync_duration_seconds'), 0.012);
+  assert.equal(value(fams, 'mesh_proxy_syncs', { outcome: 'failed' }), 1);
+  leading = false;
+  fams = parsePromText((await m.render()).text);
+  assert.equal(value(fams, 'mesh_raft_leader'), 0);
+});

@@ -54,6 +54,13 @@ function defaultEndpoints(ep: Json): void {
   for (const s of objects(ep.subsets)) for (const p of objects(s.ports)) setDefault(p, 'protocol', 'TCP');
 }
 
+function defaultEndpointSlice(slice: Json): void {
+  for (const p of objects(slice.ports)) {
+    setDefault(p, 'name', '');
+    setDefault(p, 'protocol', 'TCP');
+  }
+}
+
 function defaultDeployment(d: Json): void {
   const spec = objField(d, 'spec');
   if (!spec) return;
@@ -132,6 +139,7 @@ const BY_KIND: Record<string, (o: Json) => void> = {
   Secret: defaultSecret,
   Event: defaultEvent,
   Endpoints: defaultEndpoints,
+  EndpointSlice: defaultEndpointSlice,
   Deployment: defaultDeployment,
   ReplicaSet: defaultReplicaSet,
   StatefulSet: defaultStatefulSet,

@@ -15,6 +15,7 @@ import { validatePodSpecUpdate } from './validate-pod-update.ts';
 import { validateService, validateServiceUpdate } from './validate-service.ts';
 import { validateConfigMap, validateConfigMapUpdate, validateSecret, validateSecretUpdate } from './validate-config.ts';
 import { validateEndpoints, validateEvent, validateNamespace, validateNode } from './validate-cluster.ts';
+import { validateEndpointSlice, validateEndpointSliceUpdate } from './validate-endpoint-slice.ts';
 import {
   validateDaemonSet,
   validateDeployment,
@@ -55,6 +56,7 @@ const BY_KIND: Record<string, KindRules> = {
   Node: rules<s.NodeShape>({ nameRule: isDns1123Subdomain, validate: validateNode }),
   Event: rules<s.EventShape>({ nameRule: isDns1123Subdomain, validate: validateEvent }),
   Endpoints: rules<s.EndpointsShape>({ nameRule: isDns1123Subdomain, validate: validateEndpoints }),
+  EndpointSlice: rules<s.EndpointSliceShape>({ nameRule: isDns1123Subdomain, validate: validateEndpointSlice, validateUpdate: validateEndpointSliceUpdate }),
   Deployment: rules<s.DeploymentShape>({
     nameRule: isDns1123Subdomain,
     validate: validateDeployment,

@@ -216,6 +216,22 @@ export const endpointsSchema = kind({
   ),
 });
 
+export const endpointSliceSchema = kind({
+  addressType: str(),
+  endpoints: arr(
+    obj({
+      addresses: arr(z.string({ error: 'string' })),
+      conditions: obj({ ready: bool(), serving: bool(), terminating: bool() }).nullish(),
+      hostname: str(),
+      targetRef: obj({}).nullish(),
+      nodeName: str(),
+      zone: str(),
+      hints: obj({}).nullish(),
+    }),
+  ),
+  ports: arr(obj({ name: str(), port: int(), protocol: str(), appProtocol: str() })),
+});
+
 export const deploymentSchema = kind({
   spec: obj({
     replicas: int(),
@@ -275,6 +291,7 @@ export type NamespaceShape = z.infer<typeof namespaceSchema>;
 export type NodeShape = z.infer<typeof nodeSchema>;
 export type EventShape = z.infer<typeof eventSchema>;
 export type EndpointsShape = z.infer<typeof endpointsSchema>;
+export type EndpointSliceShape = z.infer<typeof endpointSliceSchema>;
 export type DeploymentShape = z.infer<typeof deploymentSchema>;
 export type ReplicaSetShape = z.infer<typeof replicaSetSchema>;
 export type StatefulSetShape = z.infer<typeof statefulSetSchema>;
@@ -289,6 +306,7 @@ const BY_KIND: Record<string, z.ZodType> = {
   Node: nodeSchema,
   Event: eventSchema,
   Endpoints: endpointsSchema,
+  EndpointSlice: endpointSliceSchema,
   Deployment: deploymentSchema,
   ReplicaSet: replicaSetSchema,
   StatefulSet: statefulSetSchema,

@@ -275,6 +275,34 @@ const endpointsPrinter: Printer = {
   cells: (o, now) => [name(o), formatEndpoints(o.subsets as Any[] | undefined), age(o, now)],
 };
 
+/** At most three entries joined, then ` + N more...`; `<unset>` when empty (kubectl's listWithMoreString). */
+function listWithMore(items: string[], max = 3): string {
+  if (items.length === 0) return '<unset>';
+  const text = items.slice(0, max).join(',');
+  return items.length > max ? `${text} + ${items.length - max} more...` : text;
+}
+
+/** EndpointSlice ports: the number, else the name, else `*`. */
+export function formatSlicePorts(ports: Any[] | undefined): string {
+  return listWithMore((Array.isArray(ports) ? ports : []).map((p) => (typeof p.port === 'number' ? String(p.port) : p.name || '*')));
+}
+
+/** Every address of every endpoint in the slice. */
+export function formatSliceEndpoints(endpoints: Any[] | undefined): string {
+  return listWithMore((Array.isArray(endpoints) ? endpoints : []).flatMap((e) => (Array.isArray(e.addresses) ? e.addresses.map(String) : [])));
+}
+
+const endpointSlicePrinter: Printer = {
+  columns: [
+    NAME_COLUMN,
+    column('AddressType', 'addressType specifies the type of address carried by this EndpointSlice: IPv4, IPv6 or FQDN.'),
+    column('Ports', 'ports specifies the list of network ports exposed by each endpoint in this slice.'),
+    column('Endpoints', 'endpoints is a list of unique endpoints in this slice.'),
+    AGE_COLUMN,
+  ],
+  cells: (o, now) => [name(o), (o.addressType as string | undefined) ?? '', formatSlicePorts(o.ports as Any[] | undefined), formatSliceEndpoints(o.endpoints as Any[] | undefined), age(o, now)],
+};
+
 const deploymentPrinter: Printer = {
   columns: [
     NAME_COLUMN,
@@ -387,6 +415,7 @@ export const PRINTERS: Readonly<Record<string, Printer>> = {
   secrets: secretPrinter,
   events: eventPrinter,
   endpoints: endpointsPrinter,
+  'endpointslices.discovery.k8s.io': endpointSlicePrinter,
   'deployments.apps': deploymentPrinter,
   'replicasets.apps': replicaSetPrinter,
   'statefulsets.apps': statefulSetPrinter,
