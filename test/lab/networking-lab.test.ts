@@ -202,6 +202,88 @@ describe('service networking on 3 lab hosts', () => {
     await ok(h1, 'DELETE', `${SVCS}/${local}`);
   });
 
+  it('takes an unready pod out of the endpoints at once, and sends it no request after that', async (t) => {
+    const pods = await waitFor('4 ready web pods again', async () => {
+      const p = await podsOf(h1, `app=${web}`);
+      return p.filter((x) => x.ready && !x.deleting).length === 4 ? p.filter((x) => !x.deleting) : undefined;
+    }, 90_000);
+    const victim = pods[0]!;
+    const host = hosts.find((h) => h.name === victim.nodeName)!;
+    await inPod(host, victim.name, 'rm -f /tmp/ready');
+    const at = Date.now();
+    try {
+      await waitFor(`${victim.name} not ready in its endpoint slice`, async () => {
+        const r = await ok(h1, 'GET', `${SLICES}?labelSelector=kubernetes.io%2Fservice-name%3D${web}`);
+        const ep = (r.items as any[]).flatMap((s) => s.endpoints ?? []).find((e: any) => e.targetRef?.name === victim.name);
+        return ep && ep.conditions?.ready === false;
+      }, 10_000);
+      const took = Date.now() - at;
+      t.diagnostic(`unready to out of the endpoints: ${took} ms (issue: within 2 s)`);
+      // Give every host's proxy a moment to apply it, then not one request may reach the pod.
+      await new Promise((r) => setTimeout(r, 1000));
+      const got = answers(await inPod(h1, `client-${run}`, `for i in $(seq 200); do req ${vip} 80; done`));
+      assert.equal(got.length, 200);
+      assert.equal(got.filter((a) => a.pod === victim.name).length, 0, `${victim.name} still got requests`);
+    } finally {
+      await inPod(host, victim.name, 'touch /tmp/ready');
+    }
+  });
+
+  it('answers cluster DNS for services, SRV, headless, pods, ExternalName, and NXDOMAIN', async () => {
+    const headless = `${web}-hl`;
+    // The ReplicaSet's pods and one bare pod share the tier label; the bare pod stays out of
+    // the ReplicaSet's selector, which would adopt it and delete it as surplus.
+    await ok(h1, 'POST', SVCS, service(headless, { tier: `${web}-tier` }, { clusterIP: 'None' }));
+    await ok(h1, 'POST', SVCS, { apiVersion: 'v1', kind: 'Service', metadata: { name: `ext-${run}`, namespace: NS }, spec: { type: 'ExternalName', externalName: 'db.example.test' } });
+    // A pod with a stable name under the headless service, as a StatefulSet's pods have.
+    await ok(h1, 'POST', PODS, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `named-${run}`, namespace: NS, labels: { tier: `${web}-tier` } },
+      spec: {
+        hostname: 'web-0',
+        subdomain: headless,
+        nodeName: 'h2',
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'web', image: BUSYBOX_IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', WHO], env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }], ports: [{ name: 'http', containerPort: 8080 }] }],
+      },
+    });
+    const named = await waitFor('the named pod running', async () => {
+      const p = await ok(h1, 'GET', `${PODS}/named-${run}`);
+      return p.status?.phase === 'Running' && p.status.podIP;
+    }, 60_000);
+    const podIps = await waitFor('5 ready endpoints of the headless service', async () => {
+      const r = await ok(h1, 'GET', `${SLICES}?labelSelector=kubernetes.io%2Fservice-name%3D${headless}`);
+      const ips = (r.items as any[]).flatMap((s) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready).flatMap((e: any) => e.addresses);
+      return ips.length === 5 ? ips : undefined;
+    }, 60_000);
+    const client = `client-${run}`;
+    const resolv = await inPod(h1, client, 'cat /etc/resolv.conf');
+    assert.match(resolv, new RegExp(`search ${NS}\\.svc\\.cluster\\.local svc\\.cluster\\.local cluster\\.local`), resolv);
+    assert.match(resolv, /ndots:5/, resolv);
+    // The node's cluster DNS itself, on its pod gateway (h1's podCIDR .1), not Docker's embedded resolver.
+    const h1Cidr = ((await ok(h1, 'GET', '/api/v1/nodes/h1')).spec.podCIDR as string).split('/')[0]!;
+    assert.match(resolv, new RegExp(`^nameserver ${h1Cidr.replace(/\.0$/, '.1').replace(/\./g, '\\.')}$`, 'm'), resolv);
+    const look = (args: string) => inPod(h1, client, `nslookup ${args} 2>&1`);
+
+    const a = await look(`${web}.${NS}.svc.cluster.local`);
+    assert.match(a, new RegExp(`Address:\\s*${vip.replace(/\./g, '\\.')}`), a);
+    const short = await look(web);
+    assert.match(short, new RegExp(vip.replace(/\./g, '\\.')), `the search path: ${short}`);
+    const srv = await look(`-type=srv _http._tcp.${web}.${NS}.svc.cluster.local`);
+    assert.match(srv, new RegExp(`80 ${web}\\.${NS}\\.svc\\.cluster\\.local`), srv);
+    const hl = await look(`${headless}.${NS}.svc.cluster.local`);
+    for (const ip of podIps) assert.ok(hl.includes(ip), `headless answer lacks ${ip}: ${hl}`);
+    assert.ok(!hl.includes(vip), hl);
+    const pod = await look(`web-0.${headless}.${NS}.svc.cluster.local`);
+    assert.ok(pod.includes(named), `web-0.${headless} should be ${named}: ${pod}`);
+    const ext = await look(`-type=cname ext-${run}.${NS}.svc.cluster.local`);
+    assert.match(ext, /db\.example\.test/, ext);
+    const missing = await look(`nope-${run}.${NS}.svc.cluster.local`);
+    assert.match(missing, /NXDOMAIN/, missing);
+    await ok(h1, 'DELETE', `${PODS}/named-${run}`);
+  });
+  // Last: killing the announcer may take the client's host down, and its pods with it.
   it('answers on a LoadBalancer IP from the pool, and moves it when its node dies', async (t) => {
     const lb = `${web}-lb`;
     await ok(h1, 'POST', SVCS, service(lb, web, { type: 'LoadBalancer' }));
@@ -237,81 +319,5 @@ describe('service networking on 3 lab hosts', () => {
     }
     await waitForLeader(hosts, 3);
     await ok(h1, 'DELETE', `${SVCS}/${lb}`);
-  });
-
-  it('takes an unready pod out of the endpoints at once, and sends it no request after that', async (t) => {
-    const pods = await waitFor('4 ready web pods again', async () => {
-      const p = await podsOf(h1, `app=${web}`);
-      return p.filter((x) => x.ready && !x.deleting).length === 4 ? p.filter((x) => !x.deleting) : undefined;
-    }, 90_000);
-    const victim = pods[0]!;
-    const host = hosts.find((h) => h.name === victim.nodeName)!;
-    await inPod(host, victim.name, 'rm -f /tmp/ready');
-    const at = Date.now();
-    await waitFor(`${victim.name} not ready in its endpoint slice`, async () => {
-      const r = await ok(h1, 'GET', `${SLICES}?labelSelector=kubernetes.io%2Fservice-name%3D${web}`);
-      const ep = (r.items as any[]).flatMap((s) => s.endpoints ?? []).find((e: any) => e.targetRef?.name === victim.name);
-      return ep && ep.conditions?.ready === false;
-    }, 10_000);
-    const took = Date.now() - at;
-    t.diagnostic(`unready to out of the endpoints: ${took} ms (issue: within 2 s)`);
-    // Give every host's proxy a moment to apply it, then not one request may reach the pod.
-    await new Promise((r) => setTimeout(r, 1000));
-    const got = answers(await inPod(h1, `client-${run}`, `for i in $(seq 200); do req ${vip} 80; done`));
-    assert.equal(got.length, 200);
-    assert.equal(got.filter((a) => a.pod === victim.name).length, 0, `${victim.name} still got requests`);
-    await inPod(host, victim.name, 'touch /tmp/ready');
-  });
-
-  it('answers cluster DNS for services, SRV, headless, pods, ExternalName, and NXDOMAIN', async () => {
-    const headless = `${web}-hl`;
-    // The ReplicaSet's pods and one bare pod share the tier label; the bare pod stays out of
-    // the ReplicaSet's selector, which would adopt it and delete it as surplus.
-    await ok(h1, 'POST', SVCS, service(headless, { tier: `${web}-tier` }, { clusterIP: 'None' }));
-    await ok(h1, 'POST', SVCS, { apiVersion: 'v1', kind: 'Service', metadata: { name: `ext-${run}`, namespace: NS }, spec: { type: 'ExternalName', externalName: 'db.example.test' } });
-    // A pod with a stable name under the headless service, as a StatefulSet's pods have.
-    await ok(h1, 'POST', PODS, {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: `named-${run}`, namespace: NS, labels: { tier: `${web}-tier` } },
-      spec: {
-        hostname: 'web-0',
-        subdomain: headless,
-        nodeName: 'h2',
-        terminationGracePeriodSeconds: 1,
-        containers: [{ name: 'web', image: BUSYBOX_IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', WHO], env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }], ports: [{ name: 'http', containerPort: 8080 }] }],
-      },
-    });
-    const named = await waitFor('the named pod running', async () => {
-      const p = await ok(h1, 'GET', `${PODS}/named-${run}`);
-      return p.status?.phase === 'Running' && p.status.podIP;
-    }, 60_000);
-    const podIps = await waitFor('5 ready endpoints of the headless service', async () => {
-      const r = await ok(h1, 'GET', `${SLICES}?labelSelector=kubernetes.io%2Fservice-name%3D${headless}`);
-      const ips = (r.items as any[]).flatMap((s) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready).flatMap((e: any) => e.addresses);
-      return ips.length === 5 ? ips : undefined;
-    }, 60_000);
-    const client = `client-${run}`;
-    const resolv = await inPod(h1, client, 'cat /etc/resolv.conf');
-    assert.match(resolv, new RegExp(`search ${NS}\\.svc\\.cluster\\.local svc\\.cluster\\.local cluster\\.local`), resolv);
-    assert.match(resolv, /ndots:5/, resolv);
-    const look = (args: string) => inPod(h1, client, `nslookup ${args} 2>&1`);
-
-    const a = await look(`${web}.${NS}.svc.cluster.local`);
-    assert.match(a, new RegExp(`Address:\\s*${vip.replace(/\./g, '\\.')}`), a);
-    const short = await look(web);
-    assert.match(short, new RegExp(vip.replace(/\./g, '\\.')), `the search path: ${short}`);
-    const srv = await look(`-type=srv _http._tcp.${web}.${NS}.svc.cluster.local`);
-    assert.match(srv, new RegExp(`80 ${web}\\.${NS}\\.svc\\.cluster\\.local`), srv);
-    const hl = await look(`${headless}.${NS}.svc.cluster.local`);
-    for (const ip of podIps) assert.ok(hl.includes(ip), `headless answer lacks ${ip}: ${hl}`);
-    assert.ok(!hl.includes(vip), hl);
-    const pod = await look(`web-0.${headless}.${NS}.svc.cluster.local`);
-    assert.ok(pod.includes(named), `web-0.${headless} should be ${named}: ${pod}`);
-    const ext = await look(`-type=cname ext-${run}.${NS}.svc.cluster.local`);
-    assert.match(ext, /db\.example\.test/, ext);
-    const missing = await look(`nope-${run}.${NS}.svc.cluster.local`);
-    assert.match(missing, /NXDOMAIN/, missing);
-    await ok(h1, 'DELETE', `${PODS}/named-${run}`);
   });
 });

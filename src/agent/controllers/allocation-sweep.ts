@@ -5,6 +5,10 @@
 //
 // The sweep runs as one self-requeueing key of a controller; SweepSchedule
 // keeps that to one chain even when extra triggers (resyncs) queue the key again.
+import type { ObjectClient } from '../api/object-client.ts';
+import type { ClusterAllocator } from '../../consensus/cluster-allocator.ts';
+import type { Logger } from '../logger.ts';
+import type { EventRecorder } from '../event-recorder.ts';
 
 export const SWEEP_KEY = '~sweep';
 export const DEFAULT_RELEASE_AFTER_MS = 10_000;
@@ -66,3 +70,19 @@ export function createSweepSchedule(everyMs: number, now: () => number): SweepSc
     },
   };
 }
+
+/** What both allocation controllers (services, node CIDRs) take besides their FSM reads. */
+export interface AllocationControllerOptions {
+  /** The leader's (fenced) client. */
+  client: ObjectClient;
+  allocator: ClusterAllocator;
+  logger: Logger;
+  events?: EventRecorder;
+  now?: () => number;
+  /** How long an owner (Service, Node) must be missing before its allocation goes (default 10 s). */
+  releaseAfterMs?: number;
+  sweepEveryMs?: number;
+  /** When a refused allocation is tried again (default 30 s). */
+  retryRefusedMs?: number;
+}
+

@@ -12,22 +12,13 @@ import { jsonEqual } from '../store/json-equal.ts';
 import type { ClusterFsm } from '../../consensus/cluster-fsm.ts';
 import type { ClusterAllocator } from '../../consensus/cluster-allocator.ts';
 import { defineController, type Controller, type ReconcileResult } from './controller.ts';
-import { DEFAULT_SWEEP_EVERY_MS, SWEEP_KEY, createOrphanTracker, createSweepSchedule } from './allocation-sweep.ts';
+import { DEFAULT_SWEEP_EVERY_MS, SWEEP_KEY, createOrphanTracker, createSweepSchedule, type AllocationControllerOptions } from './allocation-sweep.ts';
 
 export const NODE_CIDR_CONTROLLER = 'node-cidr-controller';
 const DEFAULT_RETRY_REFUSED_MS = 30_000;
 
-export interface NodeCidrControllerOptions {
-  /** The leader's (fenced) client. */
-  client: ObjectClient;
-  allocator: ClusterAllocator;
+export interface NodeCidrControllerOptions extends AllocationControllerOptions {
   fsm: Pick<ClusterFsm, 'podCidrOf' | 'allocations'>;
-  logger: Logger;
-  events?: EventRecorder;
-  now?: () => number;
-  releaseAfterMs?: number;
-  sweepEveryMs?: number;
-  retryRefusedMs?: number;
 }
 
 interface NodeSpec {

@@ -27,25 +27,14 @@ import {
   type ServiceObject,
 } from '../../consensus/cluster-allocator.ts';
 import { defineController, type Controller, type ReconcileResult } from './controller.ts';
-import { DEFAULT_SWEEP_EVERY_MS, SWEEP_KEY, createOrphanTracker, createSweepSchedule } from './allocation-sweep.ts';
+import { DEFAULT_SWEEP_EVERY_MS, SWEEP_KEY, createOrphanTracker, createSweepSchedule, type AllocationControllerOptions } from './allocation-sweep.ts';
 
 export const SERVICE_ALLOCATION_CONTROLLER = 'service-allocation-controller';
 const DEFAULT_RETRY_REFUSED_MS = 30_000;
 
-export interface ServiceAllocationControllerOptions {
-  /** The leader's (fenced) client. */
-  client: ObjectClient;
-  allocator: ClusterAllocator;
+export interface ServiceAllocationControllerOptions extends AllocationControllerOptions {
   /** This agent's replica of the FSM, for reads. */
   fsm: Pick<ClusterFsm, 'clusterIpOf' | 'nodePortsOf' | 'lbIpOf' | 'allocations'>;
-  logger: Logger;
-  events?: EventRecorder;
-  now?: () => number;
-  /** How long a service's uid must be missing before its addresses go (default 10 s). */
-  releaseAfterMs?: number;
-  sweepEveryMs?: number;
-  /** When a refused allocation is tried again (default 30 s). */
-  retryRefusedMs?: number;
 }
 
 interface LbStatus {

@@ -1,4 +1,5 @@
 // ContainerRuntime on Docker Engine through dockerode (API 1.41).
+import { writeFile } from 'node:fs/promises';
 import Docker from 'dockerode';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from '../logger.ts';
@@ -41,6 +42,14 @@ function mapState(status: string | undefined): ContainerStateName {
 
 function realTime(t: string | undefined): string | undefined {
   return t && !t.startsWith('0001-') && t !== ZERO_TIME ? t : undefined;
+}
+
+/** resolv.conf text for these settings. */
+export function renderResolvConf(dns: ContainerDnsConfig): string {
+  const lines = dns.nameservers.map((n) => `nameserver ${n}`);
+  if (dns.searches.length) lines.push(`search ${dns.searches.join(' ')}`);
+  if (dns.options.length) lines.push(`options ${dns.options.join(' ')}`);
+  return lines.join('\n') + '\n';
 }
 
 function dnsOf(hc: { Dns?: string[] | null; DnsSearch?: string[] | null; DnsOptions?: string[] | null } | undefined): ContainerDnsConfig | undefined {
@@ -152,6 +161,30 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
       });
   }
 
+  /**
+   * On a user-defined network Docker writes its embedded resolver (127.0.0.11)
+   * into resolv.conf, forwarding to the servers it was given. Pods should see the
+   * cluster DNS itself, so the file is rewritten once the container runs, as
+   * Kubernetes' dockershim did; containers that join this one's network share it.
+   */
+  async function pinResolvConf(id: string): Promise<void> {
+    let c: Awaited<ReturnType<ReturnType<typeof docker.getContainer>['inspect']>>;
+    try {
+      c = await docker.getContainer(id).inspect();
+    } catch {
+      return;
+    }
+    const dns = dnsOf(c.HostConfig);
+    const mode = c.HostConfig?.NetworkMode ?? 'default';
+    if (!dns || !c.ResolvConfPath || ['default', 'bridge', 'host', 'none'].includes(mode) || mode.startsWith('container:')) return;
+    try {
+      await writeFile(c.ResolvConfPath, renderResolvConf(dns));
+    } catch (err) {
+      // A Docker whose files this agent cannot reach: its embedded resolver still forwards to the cluster DNS.
+      log.warn({ err, container: id }, 'could not point the container resolv.conf at the cluster DNS');
+    }
+  }
+
   return {
     async info(): Promise<RuntimeInfo> {
       const [version, info] = await Promise.all([docker.version(), docker.info() as Promise<Parameters<typeof detectStorageQuota>[0]>]);
@@ -202,6 +235,7 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
         if (statusCode(err) === 304) return;
         throw new Error(errorText(err));
       }
+      await pinResolvConf(id);
     },
 
     async stopContainer(id, timeoutSeconds) {
