@@ -36,6 +36,8 @@ import { createControllerManager } from './controllers/controller.ts';
 import { createGarbageCollector } from './controllers/garbage-collector.ts';
 import { createReplicaSetController } from './controllers/replicaset-controller.ts';
 import { createDeploymentController } from './controllers/deployment-controller.ts';
+import { createDaemonSetController } from './controllers/daemonset-controller.ts';
+import { createJobController } from './controllers/job-controller.ts';
 import { createServiceAllocationController } from './controllers/service-allocation-controller.ts';
 import { createNodeCidrController } from './controllers/node-cidr-controller.ts';
 import { createEndpointSliceController } from './controllers/endpointslice-controller.ts';
@@ -353,6 +355,8 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
         createGarbageCollector({ client: fence.client, logger: log }),
         createReplicaSetController({ client: fence.client, logger: log, events: controllerEvents }),
         createDeploymentController({ client: fence.client, logger: log, events: controllerEvents }),
+        createDaemonSetController({ client: fence.client, logger: log, events: controllerEvents }),
+        createJobController({ client: fence.client, logger: log, events: controllerEvents }),
         createServiceAllocationController({ client: fence.client, allocator, fsm, logger: log, events: controllerEvents }),
         createNodeCidrController({ client: fence.client, allocator, fsm, logger: log, events: controllerEvents }),
         createEndpointSliceController({ client: fence.client, logger: log }),

@@ -12,6 +12,7 @@ import { registerInfo } from './commands/info.ts';
 import { registerLogs } from './commands/logs.ts';
 import { registerMesh } from './commands/mesh.ts';
 import { registerTop } from './commands/top.ts';
+import { registerRollout, registerScale } from './commands/rollout.ts';
 import type { ManifestValidator } from './manifests.ts';
 
 export type { CliIo };
@@ -43,6 +44,8 @@ export function buildProgram(io: CliIo, opts: RunOptions = {}): Command {
   registerInfo(program, ctx);
   registerMesh(program, ctx);
   registerTop(program, ctx);
+  registerRollout(program, ctx);
+  registerScale(program, ctx);
   for (const c of program.commands) {
     c.exitOverride();
     c.configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });

@@ -39,6 +39,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   type({ group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true, shortNames: ['rs'], subresources: ['status', 'scale'], hasSpec: true }),
   type({ group: 'apps', version: 'v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true, shortNames: ['sts'], subresources: ['status', 'scale'], hasSpec: true }),
   type({ group: 'apps', version: 'v1', kind: 'DaemonSet', plural: 'daemonsets', namespaced: true, shortNames: ['ds'], subresources: ['status'], hasSpec: true }),
+  type({ group: 'batch', version: 'v1', kind: 'Job', plural: 'jobs', namespaced: true, shortNames: [], subresources: ['status'], hasSpec: true }),
   type({ group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true, shortNames: [], subresources: [], hasSpec: false }),
 ];
 

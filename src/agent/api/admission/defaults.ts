@@ -2,6 +2,7 @@
 // as they would on a real API server (kubectl diff and apply depend on it).
 import type { KubeObject } from '../object-types.ts';
 import type { ResourceType } from '../resources.ts';
+import { defaultJob } from './defaults-job.ts';
 import { defaultPod, defaultPodTemplate, isObj, objField, objects, setDefault, type Json } from './defaults-pod.ts';
 
 function defaultService(svc: Json): void {
@@ -144,6 +145,7 @@ const BY_KIND: Record<string, (o: Json) => void> = {
   ReplicaSet: defaultReplicaSet,
   StatefulSet: defaultStatefulSet,
   DaemonSet: defaultDaemonSet,
+  Job: defaultJob,
 };
 
 export function applyDefaults(type: ResourceType, obj: KubeObject): void {

@@ -24,6 +24,7 @@ import {
   validateStatefulSet,
   validateStatefulSetUpdate,
 } from './validate-workloads.ts';
+import { validateJob, validateJobUpdate } from './validate-job.ts';
 
 export { applyDefaults } from './defaults.ts';
 export { podQosClass, type QosClass } from './qos.ts';
@@ -73,6 +74,7 @@ const BY_KIND: Record<string, KindRules> = {
     validate: validateDaemonSet,
     validateUpdate: (ds, old) => validateSelectorUpdate(ds.spec, old.spec),
   }),
+  Job: rules<s.JobShape>({ nameRule: isDns1123Subdomain, validate: validateJob, validateUpdate: validateJobUpdate }),
 };
 
 const DEFAULT_RULES: KindRules = { nameRule: isDns1123Subdomain };

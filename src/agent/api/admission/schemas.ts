@@ -275,6 +275,21 @@ export const daemonSetSchema = kind({
   }).nullish(),
 });
 
+export const jobSchema = kind({
+  spec: obj({
+    parallelism: int(),
+    completions: int(),
+    activeDeadlineSeconds: int(),
+    backoffLimit: int(),
+    ttlSecondsAfterFinished: int(),
+    completionMode: str(),
+    suspend: bool(),
+    manualSelector: bool(),
+    selector: labelSelectorSchema.nullish(),
+    template: podTemplateSchema.nullish(),
+  }).nullish(),
+});
+
 export const genericSchema = kind({});
 
 export type ObjectMetaShape = z.infer<typeof objectMetaSchema>;
@@ -296,6 +311,7 @@ export type DeploymentShape = z.infer<typeof deploymentSchema>;
 export type ReplicaSetShape = z.infer<typeof replicaSetSchema>;
 export type StatefulSetShape = z.infer<typeof statefulSetSchema>;
 export type DaemonSetShape = z.infer<typeof daemonSetSchema>;
+export type JobShape = z.infer<typeof jobSchema>;
 
 const BY_KIND: Record<string, z.ZodType> = {
   Pod: podSchema,
@@ -311,6 +327,7 @@ const BY_KIND: Record<string, z.ZodType> = {
   ReplicaSet: replicaSetSchema,
   StatefulSet: statefulSetSchema,
   DaemonSet: daemonSetSchema,
+  Job: jobSchema,
 };
 
 export function schemaForKind(kind: string): z.ZodType {

@@ -4,7 +4,7 @@
 // columns unless asked for `-o wide`.
 
 import { isIP } from 'node:net';
-import { timestampAge } from '../format-duration.ts';
+import { humanDuration, timestampAge } from '../format-duration.ts';
 import type { KubeObject } from '../object-types.ts';
 import { labelSelectorFromObject, type LabelSelectorObject } from '../selectors.ts';
 import { AGE_COLUMN, NAME_COLUMN, column, type Printer } from './types.ts';
@@ -401,6 +401,57 @@ const daemonSetPrinter: Printer = {
   },
 };
 
+function jobStatus(o: KubeObject): string {
+  const conditions: Any[] = Array.isArray(field(o, 'status').conditions) ? field(o, 'status').conditions : [];
+  const has = (type: string) => conditions.some((c) => c?.type === type && c?.status === 'True');
+  if (has('Complete')) return 'Complete';
+  if (has('Failed')) return 'Failed';
+  if (o.metadata.deletionTimestamp) return 'Terminating';
+  if (has('SuccessCriteriaMet')) return 'SuccessCriteriaMet';
+  if (has('FailureTarget')) return 'FailureTarget';
+  if (has('Suspended')) return 'Suspended';
+  return 'Running';
+}
+
+function jobCompletions(o: KubeObject): string {
+  const spec = field(o, 'spec');
+  const succeeded = num(field(o, 'status').succeeded);
+  if (typeof spec.completions === 'number') return `${succeeded}/${spec.completions}`;
+  const parallelism = num(spec.parallelism);
+  return parallelism > 1 ? `${succeeded}/1 of ${parallelism}` : `${succeeded}/1`;
+}
+
+function jobDuration(o: KubeObject, now: Date): string {
+  const status = field(o, 'status');
+  const start = Date.parse(status.startTime ?? '');
+  if (!Number.isFinite(start)) return '';
+  const end = Date.parse(status.completionTime ?? '');
+  return humanDuration((Number.isFinite(end) ? end : now.getTime()) - start);
+}
+
+const jobPrinter: Printer = {
+  columns: [
+    NAME_COLUMN,
+    column('Status', 'Status of the job.'),
+    column('Completions', 'The desired number of successfully finished pods the job should be run with.'),
+    column('Duration', 'Time required to complete the job.'),
+    AGE_COLUMN,
+    CONTAINERS_COLUMN,
+    IMAGES_COLUMN,
+    SELECTOR_COLUMN,
+  ],
+  cells: (o, now) => [
+    name(o),
+    jobStatus(o),
+    jobCompletions(o),
+    jobDuration(o, now),
+    age(o, now),
+    containerNames(o),
+    containerImages(o),
+    formatSelectorObject(field(o, 'spec').selector),
+  ],
+};
+
 export const defaultPrinter: Printer = {
   columns: [NAME_COLUMN, AGE_COLUMN],
   cells: (o, now) => [name(o), age(o, now)],
@@ -420,4 +471,5 @@ export const PRINTERS: Readonly<Record<string, Printer>> = {
   'replicasets.apps': replicaSetPrinter,
   'statefulsets.apps': statefulSetPrinter,
   'daemonsets.apps': daemonSetPrinter,
+  'jobs.batch': jobPrinter,
 };

@@ -1,0 +1,380 @@
+// The DaemonSet controller, with Kubernetes' semantics:
+// - one pod per eligible node (daemonset-placement.ts decides eligibility with
+//   the scheduler's predicates); each pod is pinned to its node by a required
+//   matchFields affinity, so the scheduler binds it there;
+// - pods on nodes no longer eligible (an untolerated NoExecute taint, a
+//   selector that stopped matching) or gone are deleted, and so are extras on
+//   a node (the oldest stays) and Failed pods (replaced at once);
+// - RollingUpdate: pods of an old revision (label controller-revision-hash)
+//   are deleted at most maxUnavailable (int or percent of the desired count,
+//   rounded up; default 1) at a time counting nodes already unavailable, but
+//   old pods that are not available anyway go at once; the manage pass then
+//   creates the new-revision pods. OnDelete: only pods that are gone are replaced.
+// - "expectations" as in the ReplicaSet controller: it waits to see its own
+//   writes before acting again;
+// - status: desired/current/updated NumberScheduled, numberReady,
+//   numberAvailable, numberUnavailable, numberMisscheduled, observedGeneration.
+// A DaemonSet being deleted is left alone (the garbage collector handles its pods).
+// maxSurge > 0 is not implemented: such a DaemonSet rolls as with maxSurge 0.
+import type { ObjectClient } from '../api/object-client.ts';
+import type { KubeObject, Pod, PodSpec } from '../api/object-types.ts';
+import { NotFound } from '../api/errors.ts';
+import type { LabelSelectorShape } from '../api/admission/schemas.ts';
+import { createEventRecorder, type EventRecorder } from '../event-recorder.ts';
+import type { Logger } from '../logger.ts';
+import type { SchedNode, SchedPodSpecExtras } from '../scheduler/scheduling-shapes.ts';
+import { jsonEqual } from '../store/json-equal.ts';
+import { defineController, type Controller, type ControllerEvent, type ReconcileResult } from './controller.ts';
+import { byCreation, podTemplateHash, scaledValue, type IntOrPercent, type PodTemplate } from './deployment-rollout.ts';
+import { CONTROLLER_REVISION_HASH, daemonTolerations, pinToNode, placementOn, targetNodeOf, type Placement } from './daemonset-placement.ts';
+import { createExpectations } from './expectations.ts';
+import { controllerRef, groupOf, newControllerRef } from './owner-refs.ts';
+import { isPodAvailable, isPodReady } from './replicaset-controller.ts';
+import { slowStartBatch } from './slow-start-batch.ts';
+
+export const DAEMONSET_RESOURCE = 'daemonsets.apps';
+const KIND = 'DaemonSet';
+const API_VERSION = 'apps/v1';
+const DEFAULT_MAX_UNAVAILABLE = 1;
+
+export interface DaemonSetStatus {
+  currentNumberScheduled: number;
+  numberMisscheduled: number;
+  desiredNumberScheduled: number;
+  numberReady: number;
+  updatedNumberScheduled: number;
+  numberAvailable: number;
+  numberUnavailable: number;
+  observedGeneration?: number;
+  collisionCount?: number;
+}
+
+export interface DaemonSet extends KubeObject {
+  spec: {
+    selector?: LabelSelectorShape;
+    template?: PodTemplate;
+    updateStrategy?: { type?: 'RollingUpdate' | 'OnDelete' | string; rollingUpdate?: { maxUnavailable?: IntOrPercent; maxSurge?: IntOrPercent } | null } | null;
+    minReadySeconds?: number;
+    revisionHistoryLimit?: number;
+  };
+  status?: DaemonSetStatus;
+}
+
+export interface DaemonSetControllerOptions {
+  client: ObjectClient;
+  logger: Logger;
+  /** Where SuccessfulCreate/SuccessfulDelete go; by default Events of component `daemonset-controller`. */
+  events?: EventRecorder;
+  clock?: () => Date;
+  /** How long an unseen write blocks further ones (default 5 min). */
+  expectationsTimeoutMs?: number;
+  /** Periodic full resync (none by default: every change is watched). */
+  resyncMs?: number;
+}
+
+// ---- pure helpers ---------------------------------------------------------
+
+/** The revision hash of ds's current template. */
+export function daemonSetHash(ds: DaemonSet): string {
+  return podTemplateHash(ds.spec.template, ds.status?.collisionCount);
+}
+
+/** A new pod of ds for nodeName. */
+export function daemonPodFor(ds: DaemonSet, nodeName: string, hash: string): Pod {
+  const t = ds.spec.template ?? {};
+  const spec = structuredClone(t.spec ?? { containers: [] }) as PodSpec & SchedPodSpecExtras;
+  spec.tolerations = daemonTolerations(spec);
+  spec.affinity = pinToNode(spec.affinity, nodeName);
+  const metadata: Pod['metadata'] = {
+    generateName: `${ds.metadata.name}-`,
+    namespace: ds.metadata.namespace,
+    labels: { ...(t.metadata?.labels ?? {}), [CONTROLLER_REVISION_HASH]: hash },
+    ownerReferences: [newControllerRef(ds, KIND, API_VERSION)],
+  };
+  if (t.metadata?.annotations) metadata.annotations = { ...t.metadata.annotations };
+  if (t.metadata?.finalizers?.length) metadata.finalizers = [...t.metadata.finalizers];
+  return { apiVersion: 'v1', kind: 'Pod', metadata, spec };
+}
+
+const isTerminating = (p: Pod) => !!p.metadata.deletionTimestamp;
+const isFailed = (p: Pod) => p.status?.phase === 'Failed';
+const isTerminal = (p: Pod) => isFailed(p) || p.status?.phase === 'Succeeded';
+const isUpdated = (p: Pod, hash: string) => p.metadata.labels?.[CONTROLLER_REVISION_HASH] === hash;
+
+/** maxUnavailable resolved against the desired count (kube rounds up for DaemonSets). */
+export function daemonMaxUnavailable(ds: DaemonSet, desired: number): number {
+  const ru = ds.spec.updateStrategy?.rollingUpdate;
+  const n = scaledValue(ru?.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE, desired, true, 'spec.updateStrategy.rollingUpdate.maxUnavailable');
+  // Both fenceposts 0 (percent rounding) would stall the rollout: one pod may go.
+  return n > 0 ? n : 1;
+}
+
+export interface NodeState {
+  name: string;
+  placement: Placement;
+  /** ds's pods targeting this node, terminating ones included. */
+  pods: readonly Pod[];
+}
+
+export interface ManagePlan {
+  createOn: string[];
+  remove: Pod[];
+}
+
+/** What to create and delete so every eligible node has exactly one pod (kube's podsShouldBeOnNode). */
+export function planManage(nodes: readonly NodeState[], strays: readonly Pod[]): ManagePlan {
+  const createOn: string[] = [];
+  const remove: Pod[] = strays.filter((p) => !isTerminating(p));
+  for (const n of nodes) {
+    const { shouldRun, shouldContinueRunning } = n.placement;
+    if (shouldRun && n.pods.length === 0) {
+      createOn.push(n.name);
+    } else if (shouldContinueRunning) {
+      const running: Pod[] = [];
+      for (const p of n.pods) {
+        if (isTerminating(p)) continue;
+        if (isFailed(p)) remove.push(p);
+        else running.push(p);
+      }
+      if (running.length === 0 && shouldRun) createOn.push(n.name);
+      else if (running.length > 1) remove.push(...running.sort(byCreation).slice(1));
+    } else {
+      remove.push(...n.pods.filter((p) => !isTerminating(p)));
+    }
+  }
+  return { createOn, remove };
+}
+
+/**
+ * The old-revision pods a rolling update deletes now (kube's rollingUpdate
+ * with maxSurge 0): unavailable old pods at once, available ones while fewer
+ * than maxUnavailable nodes are unavailable. A node whose pod is terminating
+ * or missing counts as unavailable, so the next one waits for its replacement.
+ */
+export function planRollingDeletions(nodes: readonly NodeState[], hash: string, maxUnavailable: number, available: (p: Pod) => boolean): Pod[] {
+  let unavailable = 0;
+  const now: Pod[] = [];
+  const candidates: Pod[] = [];
+  for (const n of [...nodes].sort((a, b) => a.name.localeCompare(b.name))) {
+    const live = n.pods.filter((p) => !isTerminating(p) && !isTerminal(p));
+    if (live.length === 0) {
+      // Its pod is going or not yet created: the replacement is still to come.
+      if (n.placement.shouldRun) unavailable++;
+      continue;
+    }
+    const fresh = live.filter((p) => isUpdated(p, hash));
+    const old = live.filter((p) => !isUpdated(p, hash));
+    if (live.length > 1) {
+      unavailable++; // the manage pass sorts this node out
+      continue;
+    }
+    if (fresh.length) {
+      if (!available(fresh[0]!)) unavailable++;
+      continue;
+    }
+    const pod = old[0]!;
+    if (!n.placement.shouldContinueRunning) continue; // the manage pass deletes it anyway
+    if (!available(pod)) now.push(pod);
+    else if (unavailable < maxUnavailable) candidates.push(pod);
+  }
+  const room = Math.max(0, Math.min(maxUnavailable - unavailable, candidates.length));
+  return [...now, ...candidates.slice(0, room)];
+}
+
+/** ds's status over its nodes (pods terminating or finished are not counted). */
+export function daemonSetStatus(ds: DaemonSet, nodes: readonly NodeState[], hash: string, available: (p: Pod) => boolean): DaemonSetStatus {
+  const s: DaemonSetStatus = {
+    currentNumberScheduled: 0,
+    numberMisscheduled: 0,
+    desiredNumberScheduled: 0,
+    numberReady: 0,
+    updatedNumberScheduled: 0,
+    numberAvailable: 0,
+    numberUnavailable: 0,
+  };
+  for (const n of nodes) {
+    const pods = n.pods.filter((p) => !isTerminating(p) && !isTerminal(p)).sort(byCreation);
+    if (n.placement.shouldRun) {
+      s.desiredNumberScheduled++;
+      const pod = pods[0];
+      if (!pod) continue;
+      s.currentNumberScheduled++;
+      if (isPodReady(pod)) s.numberReady++;
+      if (available(pod)) s.numberAvailable++;
+      if (isUpdated(pod, hash)) s.updatedNumberScheduled++;
+    } else if (pods.length) {
+      s.numberMisscheduled++;
+    }
+  }
+  s.numberUnavailable = s.desiredNumberScheduled - s.numberAvailable;
+  if (ds.metadata.generation !== undefined) s.observedGeneration = ds.metadata.generation;
+  if (ds.status?.collisionCount !== undefined) s.collisionCount = ds.status.collisionCount;
+  return s;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// ---- the controller -----------------------------------------------------------
+
+export function createDaemonSetController(opts: DaemonSetControllerOptions): Controller {
+  const { client } = opts;
+  const log = opts.logger.child({ component: 'daemonset-controller' });
+  const clock = opts.clock ?? (() => new Date());
+  const events = opts.events ?? createEventRecorder({ client, source: { component: 'daemonset-controller' }, logger: opts.logger });
+  const expectations = createExpectations({ clock, timeoutMs: opts.expectationsTimeoutMs });
+  const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name ?? ''}`;
+
+  function podToKeys(event: ControllerEvent): string[] {
+    const pod = event.object as Pod;
+    const ref = controllerRef(pod);
+    if (!ref || ref.kind !== KIND || groupOf(ref.apiVersion) !== 'apps') return [];
+    const key = `${pod.metadata.namespace ?? 'default'}/${ref.name}`;
+    if (!event.resync) {
+      if (event.type === 'ADDED') expectations.creationObserved(key);
+      if (event.type === 'DELETED' || pod.metadata.deletionTimestamp) expectations.deletionObserved(key, pod.metadata.uid ?? '');
+    }
+    return [key];
+  }
+
+  // Any node change may change where every DaemonSet belongs.
+  const allKeys = () => client.list<DaemonSet>(DAEMONSET_RESOURCE).items.map(keyOf);
+
+  /** ds's pods grouped by node; pods pinned to no known node are strays. */
+  function nodeStates(ds: DaemonSet): { nodes: NodeState[]; strays: Pod[] } {
+    const uid = ds.metadata.uid;
+    const pods = client
+      .list<Pod>('pods', { namespace: ds.metadata.namespace })
+      .items.filter((p) => !!uid && controllerRef(p)?.uid === uid);
+    const spec = ds.spec.template?.spec ?? { containers: [] };
+    const tolerations = daemonTolerations(spec);
+    const byNode = new Map<string, Pod[]>();
+    for (const p of pods) {
+      const target = targetNodeOf(p) ?? '';
+      const list = byNode.get(target);
+      if (list) list.push(p);
+      else byNode.set(target, [p]);
+    }
+    const nodes: NodeState[] = client.list<SchedNode>('nodes').items.map((node) => {
+      const name = node.metadata.name ?? '';
+      const own = byNode.get(name) ?? [];
+      byNode.delete(name);
+      return { name, placement: placementOn(spec, tolerations, node), pods: own };
+    });
+    return { nodes, strays: [...byNode.values()].flat() };
+  }
+
+  async function createOn(key: string, ds: DaemonSet, nodeNames: string[], hash: string): Promise<unknown> {
+    if (!nodeNames.length) return undefined;
+    expectations.expectCreations(key, nodeNames.length);
+    const result = await slowStartBatch(nodeNames.length, 1, async (i) => {
+      const node = nodeNames[i]!;
+      try {
+        const pod = await client.create<Pod>('pods', daemonPodFor(ds, node, hash));
+        await events.normal(ds, 'SuccessfulCreate', `Created pod: ${pod.metadata.name}`);
+      } catch (err) {
+        expectations.creationObserved(key); // a failed create is never seen
+        await events.warning(ds, 'FailedCreate', `Error creating: ${message(err)}`);
+        throw err;
+      }
+    });
+    for (let i = 0; i < result.skipped; i++) expectations.creationObserved(key);
+    log.info({ daemonset: key, created: result.succeeded }, 'created pods');
+    return result.error;
+  }
+
+  async function remove(key: string, ds: DaemonSet, victims: Pod[]): Promise<unknown> {
+    if (!victims.length) return undefined;
+    expectations.expectDeletions(key, victims.map((p) => p.metadata.uid ?? ''));
+    const results = await Promise.allSettled(
+      victims.map(async (pod) => {
+        const uid = pod.metadata.uid ?? '';
+        try {
+          await client.delete('pods', pod.metadata.namespace ?? 'default', pod.metadata.name ?? '', { preconditions: { uid } });
+          await events.normal(ds, 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
+        } catch (err) {
+          expectations.deletionObserved(key, uid);
+          if (err instanceof NotFound) return;
+          await events.warning(ds, 'FailedDelete', `Error deleting: ${message(err)}`);
+          throw err;
+        }
+      }),
+    );
+    log.info({ daemonset: key, deleted: victims.length }, 'deleted pods');
+    return results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
+  }
+
+  /** Milliseconds until the next ready pod becomes available; undefined when none waits. */
+  function nextAvailableInMs(nodes: readonly NodeState[], minReady: number, now: Date): number | undefined {
+    if (minReady <= 0) return undefined;
+    let next: number | undefined;
+    for (const p of nodes.flatMap((n) => n.pods)) {
+      if (!isPodReady(p) || isPodAvailable(p, minReady, now)) continue;
+      const since = Date.parse(p.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime ?? '');
+      if (!Number.isFinite(since)) continue;
+      const ms = since + minReady * 1000 - now.getTime();
+      next = next === undefined ? ms : Math.min(next, ms);
+    }
+    return next;
+  }
+
+  async function reconcile(key: string): Promise<ReconcileResult | void> {
+    const slash = key.indexOf('/');
+    const ds = client.get<DaemonSet>(DAEMONSET_RESOURCE, key.slice(0, slash), key.slice(slash + 1));
+    if (!ds) {
+      expectations.forget(key);
+      return;
+    }
+    if (ds.metadata.deletionTimestamp) return;
+    const hash = daemonSetHash(ds);
+    const minReady = ds.spec.minReadySeconds ?? 0;
+    const available = (p: Pod) => isPodAvailable(p, minReady, clock());
+    let failure: unknown;
+    if (expectations.satisfied(key)) {
+      const { nodes, strays } = nodeStates(ds);
+      const plan = planManage(nodes, strays);
+      if ((ds.spec.updateStrategy?.type ?? 'RollingUpdate') === 'RollingUpdate') {
+        const desired = nodes.filter((n) => n.placement.shouldRun).length;
+        const planned = new Set(plan.remove.map((p) => p.metadata.uid));
+        for (const p of planRollingDeletions(nodes, hash, daemonMaxUnavailable(ds, desired), available)) {
+          if (!planned.has(p.metadata.uid)) plan.remove.push(p);
+        }
+      }
+      const [createErr, deleteErr] = await Promise.all([createOn(key, ds, plan.createOn, hash), remove(key, ds, plan.remove)]);
+      failure = createErr ?? deleteErr;
+    }
+    // Status over the state after this pass's writes.
+    const { nodes } = nodeStates(ds);
+    const status = daemonSetStatus(ds, nodes, hash, available);
+    if (!jsonEqual(status, ds.status ?? {})) {
+      try {
+        // Status only, without a resourceVersion: a spec change meanwhile brings its own pass.
+        await client.updateStatus<DaemonSet>(DAEMONSET_RESOURCE, { ...ds, metadata: { ...ds.metadata, resourceVersion: undefined }, status });
+      } catch (err) {
+        if (!(err instanceof NotFound)) throw err;
+      }
+    }
+    if (failure !== undefined) throw failure;
+    const next = nextAvailableInMs(nodes, minReady, clock());
+    return next === undefined ? undefined : { requeueAfterMs: next };
+  }
+
+  return defineController({
+    name: 'daemonset-controller',
+    resyncMs: opts.resyncMs,
+    watches: [
+      {
+        resource: DAEMONSET_RESOURCE,
+        toKeys: (e) => {
+          if (e.type === 'DELETED') expectations.forget(keyOf(e.object));
+          return [keyOf(e.object)];
+        },
+      },
+      { resource: 'nodes', toKeys: () => allKeys() },
+      { resource: 'pods', toKeys: podToKeys },
+    ],
+    onStart: () => expectations.clear(),
+    reconcile,
+  });
+}
