@@ -28,9 +28,9 @@ import { defineController, type Controller, type ControllerEvent, type Reconcile
 import { byCreation, podTemplateHash, scaledValue, type IntOrPercent, type PodTemplate } from './deployment-rollout.ts';
 import { CONTROLLER_REVISION_HASH, daemonTolerations, pinToNode, placementOn, targetNodeOf, type Placement } from './daemonset-placement.ts';
 import { createExpectations } from './expectations.ts';
-import { controllerRef, groupOf, newControllerRef } from './owner-refs.ts';
+import { controllerRef, groupOf } from './owner-refs.ts';
 import { isPodAvailable, isPodReady } from './replicaset-controller.ts';
-import { slowStartBatch } from './slow-start-batch.ts';
+import { createOwnedPods, errorMessage as message, podFromOwnerTemplate } from './owned-pods.ts';
 
 export const DAEMONSET_RESOURCE = 'daemonsets.apps';
 const KIND = 'DaemonSet';
@@ -81,19 +81,11 @@ export function daemonSetHash(ds: DaemonSet): string {
 
 /** A new pod of ds for nodeName. */
 export function daemonPodFor(ds: DaemonSet, nodeName: string, hash: string): Pod {
-  const t = ds.spec.template ?? {};
-  const spec = structuredClone(t.spec ?? { containers: [] }) as PodSpec & SchedPodSpecExtras;
+  const pod = podFromOwnerTemplate(ds, ds.spec.template, KIND, API_VERSION, { [CONTROLLER_REVISION_HASH]: hash });
+  const spec = pod.spec as PodSpec & SchedPodSpecExtras;
   spec.tolerations = daemonTolerations(spec);
   spec.affinity = pinToNode(spec.affinity, nodeName);
-  const metadata: Pod['metadata'] = {
-    generateName: `${ds.metadata.name}-`,
-    namespace: ds.metadata.namespace,
-    labels: { ...(t.metadata?.labels ?? {}), [CONTROLLER_REVISION_HASH]: hash },
-    ownerReferences: [newControllerRef(ds, KIND, API_VERSION)],
-  };
-  if (t.metadata?.annotations) metadata.annotations = { ...t.metadata.annotations };
-  if (t.metadata?.finalizers?.length) metadata.finalizers = [...t.metadata.finalizers];
-  return { apiVersion: 'v1', kind: 'Pod', metadata, spec };
+  return pod;
 }
 
 const isTerminating = (p: Pod) => !!p.metadata.deletionTimestamp;
@@ -212,10 +204,6 @@ export function daemonSetStatus(ds: DaemonSet, nodes: readonly NodeState[], hash
   return s;
 }
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 // ---- the controller -----------------------------------------------------------
 
 export function createDaemonSetController(opts: DaemonSetControllerOptions): Controller {
@@ -224,6 +212,7 @@ export function createDaemonSetController(opts: DaemonSetControllerOptions): Con
   const clock = opts.clock ?? (() => new Date());
   const events = opts.events ?? createEventRecorder({ client, source: { component: 'daemonset-controller' }, logger: opts.logger });
   const expectations = createExpectations({ clock, timeoutMs: opts.expectationsTimeoutMs });
+  const ownedPods = createOwnedPods({ client, events, expectations });
   const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name ?? ''}`;
 
   function podToKeys(event: ControllerEvent): string[] {
@@ -267,42 +256,16 @@ export function createDaemonSetController(opts: DaemonSetControllerOptions): Con
 
   async function createOn(key: string, ds: DaemonSet, nodeNames: string[], hash: string): Promise<unknown> {
     if (!nodeNames.length) return undefined;
-    expectations.expectCreations(key, nodeNames.length);
-    const result = await slowStartBatch(nodeNames.length, 1, async (i) => {
-      const node = nodeNames[i]!;
-      try {
-        const pod = await client.create<Pod>('pods', daemonPodFor(ds, node, hash));
-        await events.normal(ds, 'SuccessfulCreate', `Created pod: ${pod.metadata.name}`);
-      } catch (err) {
-        expectations.creationObserved(key); // a failed create is never seen
-        await events.warning(ds, 'FailedCreate', `Error creating: ${message(err)}`);
-        throw err;
-      }
-    });
-    for (let i = 0; i < result.skipped; i++) expectations.creationObserved(key);
-    log.info({ daemonset: key, created: result.succeeded }, 'created pods');
-    return result.error;
+    const { created, error } = await ownedPods.create(key, ds, nodeNames.length, (i) => daemonPodFor(ds, nodeNames[i]!, hash));
+    log.info({ daemonset: key, created: created.length }, 'created pods');
+    return error;
   }
 
   async function remove(key: string, ds: DaemonSet, victims: Pod[]): Promise<unknown> {
     if (!victims.length) return undefined;
-    expectations.expectDeletions(key, victims.map((p) => p.metadata.uid ?? ''));
-    const results = await Promise.allSettled(
-      victims.map(async (pod) => {
-        const uid = pod.metadata.uid ?? '';
-        try {
-          await client.delete('pods', pod.metadata.namespace ?? 'default', pod.metadata.name ?? '', { preconditions: { uid } });
-          await events.normal(ds, 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
-        } catch (err) {
-          expectations.deletionObserved(key, uid);
-          if (err instanceof NotFound) return;
-          await events.warning(ds, 'FailedDelete', `Error deleting: ${message(err)}`);
-          throw err;
-        }
-      }),
-    );
+    const { error } = await ownedPods.delete(key, ds, victims);
     log.info({ daemonset: key, deleted: victims.length }, 'deleted pods');
-    return results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
+    return error;
   }
 
   /** Milliseconds until the next ready pod becomes available; undefined when none waits. */

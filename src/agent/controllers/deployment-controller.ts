@@ -66,6 +66,7 @@ import {
   rolloutStatus,
   setCondition,
 } from './deployment-status.ts';
+import { errorMessage as message } from './owned-pods.ts';
 
 export { DEPLOYMENT_RESOURCE, podTemplateHash, type Deployment } from './deployment-rollout.ts';
 
@@ -92,10 +93,6 @@ interface Pass {
   sets: ReplicaSet[];
   newUid?: string;
   pods: PodsBySet;
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 const withoutVersion = (o: KubeObject) => ({ ...o, status: undefined, metadata: { ...o.metadata, resourceVersion: undefined } });

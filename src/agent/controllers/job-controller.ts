@@ -23,9 +23,9 @@ import type { Logger } from '../logger.ts';
 import { jsonEqual } from '../store/json-equal.ts';
 import { defineController, type Controller, type ControllerEvent, type ReconcileResult } from './controller.ts';
 import { createExpectations } from './expectations.ts';
-import { controllerRef, groupOf, newControllerRef } from './owner-refs.ts';
+import { controllerRef, groupOf } from './owner-refs.ts';
 import { isPodActive, isPodReady, rankPodsForDeletion } from './replicaset-controller.ts';
-import { slowStartBatch } from './slow-start-batch.ts';
+import { createOwnedPods, errorMessage as message, podFromOwnerTemplate } from './owned-pods.ts';
 
 export const JOB_RESOURCE = 'jobs.batch';
 const KIND = 'Job';
@@ -153,20 +153,7 @@ function setCondition(conditions: JobCondition[], c: JobCondition): JobCondition
 
 /** A new pod from the template, owned by job and labelled with its name and uid. */
 export function podFromJob(job: Job): Pod {
-  const t = job.spec.template ?? {};
-  const metadata: Pod['metadata'] = {
-    generateName: `${job.metadata.name}-`,
-    namespace: job.metadata.namespace,
-    labels: { ...(t.metadata?.labels ?? {}), ...jobPodLabels(job.metadata.uid ?? '', job.metadata.name ?? '') },
-    ownerReferences: [newControllerRef(job, KIND, API_VERSION)],
-  };
-  if (t.metadata?.annotations) metadata.annotations = { ...t.metadata.annotations };
-  if (t.metadata?.finalizers?.length) metadata.finalizers = [...t.metadata.finalizers];
-  return { apiVersion: 'v1', kind: 'Pod', metadata, spec: structuredClone(t.spec ?? { containers: [] }) };
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return podFromOwnerTemplate(job, job.spec.template, KIND, API_VERSION, jobPodLabels(job.metadata.uid ?? '', job.metadata.name ?? ''));
 }
 
 // ---- the controller -----------------------------------------------------------
@@ -178,6 +165,7 @@ export function createJobController(opts: JobControllerOptions): Controller {
   const burst = opts.burstPods ?? DEFAULT_BURST;
   const events = opts.events ?? createEventRecorder({ client, source: { component: 'job-controller' }, logger: opts.logger });
   const expectations = createExpectations({ clock, timeoutMs: opts.expectationsTimeoutMs });
+  const ownedPods = createOwnedPods({ client, events, expectations });
   const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name ?? ''}`;
 
   function podToKeys(event: ControllerEvent): string[] {
@@ -194,47 +182,15 @@ export function createJobController(opts: JobControllerOptions): Controller {
 
   /** Creates count pods; the error of the first failed create, if any. */
   async function createPods(key: string, job: Job, count: number): Promise<{ created: Pod[]; error?: unknown }> {
-    const created: Pod[] = [];
-    expectations.expectCreations(key, count);
-    const result = await slowStartBatch(count, 1, async () => {
-      try {
-        const pod = await client.create<Pod>('pods', podFromJob(job));
-        created.push(pod);
-        await events.normal(job, 'SuccessfulCreate', `Created pod: ${pod.metadata.name}`);
-      } catch (err) {
-        expectations.creationObserved(key);
-        await events.warning(job, 'FailedCreate', `Error creating: ${message(err)}`);
-        throw err;
-      }
-    });
-    for (let i = 0; i < result.skipped; i++) expectations.creationObserved(key);
-    if (created.length) log.info({ job: key, created: created.length }, 'created pods');
-    return { created, error: result.error };
+    const result = await ownedPods.create(key, job, count, () => podFromJob(job));
+    if (result.created.length) log.info({ job: key, created: result.created.length }, 'created pods');
+    return result;
   }
 
   /** Deletes these pods; the uids that are gone or going, and the first error. */
   async function deletePods(key: string, job: Job, victims: readonly Pod[]): Promise<{ deleted: Set<string>; error?: unknown }> {
-    expectations.expectDeletions(key, victims.map((p) => p.metadata.uid ?? ''));
-    const deleted = new Set<string>();
-    let error: unknown;
-    await Promise.all(
-      victims.map(async (pod) => {
-        const uid = pod.metadata.uid ?? '';
-        try {
-          await client.delete('pods', pod.metadata.namespace ?? 'default', pod.metadata.name ?? '', { preconditions: { uid } });
-          deleted.add(uid);
-          await events.normal(job, 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
-        } catch (err) {
-          expectations.deletionObserved(key, uid);
-          if (err instanceof NotFound) {
-            deleted.add(uid);
-            return;
-          }
-          error ??= err;
-          await events.warning(job, 'FailedDelete', `Error deleting: ${message(err)}`);
-        }
-      }),
-    );
+    const { failed, error } = await ownedPods.delete(key, job, victims);
+    const deleted = new Set(victims.map((p) => p.metadata.uid ?? '').filter((uid) => !failed.has(uid)));
     if (victims.length) log.info({ job: key, deleted: deleted.size }, 'deleted pods');
     return { deleted, error };
   }

@@ -24,7 +24,7 @@ import { jsonEqual } from '../store/json-equal.ts';
 import { defineController, type Controller, type ControllerEvent, type ReconcileResult } from './controller.ts';
 import { createExpectations } from './expectations.ts';
 import { controllerRef, groupOf, newControllerRef, withOwnerRefs, withoutOwner } from './owner-refs.ts';
-import { slowStartBatch } from './slow-start-batch.ts';
+import { createOwnedPods, errorMessage as message, podFromOwnerTemplate } from './owned-pods.ts';
 
 export const REPLICASET_RESOURCE = 'replicasets.apps';
 const KIND = 'ReplicaSet';
@@ -204,20 +204,7 @@ export function replicaSetStatus(rs: ReplicaSet, pods: readonly Pod[], now: Date
 
 /** A new pod from the template, owned by rs. */
 export function podFromTemplate(rs: ReplicaSet): Pod {
-  const t = rs.spec.template ?? {};
-  const metadata: Pod['metadata'] = {
-    generateName: `${rs.metadata.name}-`,
-    namespace: rs.metadata.namespace,
-    labels: { ...(t.metadata?.labels ?? {}) },
-    ownerReferences: [newControllerRef(rs, KIND, API_VERSION)],
-  };
-  if (t.metadata?.annotations) metadata.annotations = { ...t.metadata.annotations };
-  if (t.metadata?.finalizers?.length) metadata.finalizers = [...t.metadata.finalizers];
-  return { apiVersion: 'v1', kind: 'Pod', metadata, spec: structuredClone(t.spec ?? { containers: [] }) };
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return podFromOwnerTemplate(rs, rs.spec.template, KIND, API_VERSION);
 }
 
 // ---- the controller -----------------------------------------------------------
@@ -229,6 +216,7 @@ export function createReplicaSetController(opts: ReplicaSetControllerOptions): C
   const burst = opts.burstReplicas ?? DEFAULT_BURST;
   const events = opts.events ?? createEventRecorder({ client, source: { component: 'replicaset-controller' }, logger: opts.logger });
   const expectations = createExpectations({ clock, timeoutMs: opts.expectationsTimeoutMs });
+  const ownedPods = createOwnedPods({ client, events, expectations });
   const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name ?? ''}`;
 
   function selects(rs: ReplicaSet, pod: Pod): boolean {
@@ -302,50 +290,21 @@ export function createReplicaSetController(opts: ReplicaSetControllerOptions): C
   }
 
   async function createPods(key: string, rs: ReplicaSet, claimed: Pod[], count: number): Promise<Managed> {
-    const created: Pod[] = [];
-    expectations.expectCreations(key, count);
-    const result = await slowStartBatch(count, 1, async () => {
-      try {
-        const pod = await client.create<Pod>('pods', podFromTemplate(rs));
-        created.push(pod);
-        await events.normal(rs, 'SuccessfulCreate', `Created pod: ${pod.metadata.name}`);
-      } catch (err) {
-        expectations.creationObserved(key); // a failed create is never seen
-        await events.warning(rs, 'FailedCreate', `Error creating: ${message(err)}`);
-        throw err;
-      }
-    });
-    for (let i = 0; i < result.skipped; i++) expectations.creationObserved(key);
+    const { created, error } = await ownedPods.create(key, rs, count, () => podFromTemplate(rs));
     if (created.length) log.info({ replicaset: key, created: created.length }, 'created pods');
     const pods = [...claimed, ...created];
-    if (result.error === undefined) return { pods };
-    return { pods, failure: { reason: 'FailedCreate', message: message(result.error), error: result.error } };
+    if (error === undefined) return { pods };
+    return { pods, failure: { reason: 'FailedCreate', message: message(error), error } };
   }
 
   async function deletePods(key: string, rs: ReplicaSet, claimed: Pod[], count: number): Promise<Managed> {
     const victims = rankPodsForDeletion(claimed).slice(0, count);
-    expectations.expectDeletions(key, victims.map((p) => p.metadata.uid ?? ''));
-    const results = await Promise.allSettled(
-      victims.map(async (pod) => {
-        const uid = pod.metadata.uid ?? '';
-        try {
-          await client.delete('pods', pod.metadata.namespace ?? 'default', pod.metadata.name ?? '', { preconditions: { uid } });
-          await events.normal(rs, 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
-        } catch (err) {
-          expectations.deletionObserved(key, uid);
-          if (err instanceof NotFound) return;
-          await events.warning(rs, 'FailedDelete', `Error deleting: ${message(err)}`);
-          throw err;
-        }
-      }),
-    );
+    const { failed: failedUids, error } = await ownedPods.delete(key, rs, victims);
     const gone = new Set(victims.map((p) => p.metadata.uid));
-    const failedUids = new Set(victims.filter((_, i) => results[i]!.status === 'rejected').map((p) => p.metadata.uid));
-    const pods = claimed.filter((p) => !gone.has(p.metadata.uid) || failedUids.has(p.metadata.uid));
+    const pods = claimed.filter((p) => !gone.has(p.metadata.uid) || failedUids.has(p.metadata.uid ?? ''));
     log.info({ replicaset: key, deleted: victims.length - failedUids.size }, 'deleted pods');
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (!failed) return { pods };
-    return { pods, failure: { reason: 'FailedDelete', message: message(failed.reason), error: failed.reason } };
+    if (error === undefined) return { pods };
+    return { pods, failure: { reason: 'FailedDelete', message: message(error), error } };
   }
 
   async function manageReplicas(key: string, rs: ReplicaSet, claimed: Pod[]): Promise<Managed> {

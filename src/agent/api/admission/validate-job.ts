@@ -3,19 +3,14 @@
 // generated one unless manualSelector), and immutable selector and template.
 import type { StatusCause } from '../errors.ts';
 import { forbidden, invalid, notSupported, required } from './field-errors.ts';
-import { isEmptySelector, selectorMatches, validateLabelSelector } from './label-selector.ts';
+import { isEmptySelector, validateLabelSelector } from './label-selector.ts';
 import type { JobShape } from './schemas.ts';
-import { validateAnnotations, validateLabels } from './validate-meta.ts';
-import { validatePodSpec } from './validate-pod-spec.ts';
+import { nonNegative, validatePodTemplate } from './validate-workloads.ts';
 import { sameJson } from './same-json.ts';
 import { CONTROLLER_UID_LABEL } from './defaults-job.ts';
 
 const RESTART_POLICIES = ['OnFailure', 'Never'];
 const COMPLETION_MODES = ['NonIndexed', 'Indexed'];
-
-function nonNegative(v: number | null | undefined, path: string): StatusCause[] {
-  return v != null && v < 0 ? [invalid(path, v, 'must be greater than or equal to 0')] : [];
-}
 
 export function validateJob(job: JobShape): StatusCause[] {
   const spec = job.spec ?? {};
@@ -48,13 +43,7 @@ export function validateJob(job: JobShape): StatusCause[] {
     causes.push(required('spec.template'));
     return causes;
   }
-  const labels = template.metadata?.labels ?? {};
-  causes.push(...validateLabels(labels, 'spec.template.metadata.labels'));
-  causes.push(...validateAnnotations(template.metadata?.annotations, 'spec.template.metadata.annotations'));
-  if (sel && !isEmptySelector(sel) && !selectorMatches(sel, labels)) {
-    causes.push(invalid('spec.template.metadata.labels', labels, '`selector` does not match template `labels`'));
-  }
-  causes.push(...validatePodSpec(template.spec, 'spec.template.spec'));
+  causes.push(...validatePodTemplate(sel, template));
   const rp = template.spec?.restartPolicy;
   if (!rp || !RESTART_POLICIES.includes(rp)) causes.push(notSupported('spec.template.spec.restartPolicy', rp ?? '', RESTART_POLICIES));
   return causes;

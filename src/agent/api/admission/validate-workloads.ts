@@ -19,7 +19,7 @@ import { sameJson } from './same-json.ts';
 
 type IntOrString = number | string | null | undefined;
 
-function nonNegative(v: number | null | undefined, path: string): StatusCause[] {
+export function nonNegative(v: number | null | undefined, path: string): StatusCause[] {
   return v != null && v < 0 ? [invalid(path, v, 'must be greater than or equal to 0')] : [];
 }
 
@@ -52,6 +52,19 @@ interface SelectorSpec {
   template?: PodTemplateShape | null;
 }
 
+/** A workload's pod template: its labels and annotations, the selector matching them, and the pod spec. */
+export function validatePodTemplate(sel: LabelSelectorShape | null | undefined, template: PodTemplateShape): StatusCause[] {
+  const causes: StatusCause[] = [];
+  const labels = template.metadata?.labels ?? {};
+  causes.push(...validateLabels(labels, 'spec.template.metadata.labels'));
+  causes.push(...validateAnnotations(template.metadata?.annotations, 'spec.template.metadata.annotations'));
+  if (sel && !isEmptySelector(sel) && !selectorMatches(sel, labels)) {
+    causes.push(invalid('spec.template.metadata.labels', labels, '`selector` does not match template `labels`'));
+  }
+  causes.push(...validatePodSpec(template.spec, 'spec.template.spec'));
+  return causes;
+}
+
 function validateSelectorAndTemplate(spec: SelectorSpec, kind: string): StatusCause[] {
   const causes: StatusCause[] = [];
   const sel = spec.selector;
@@ -65,13 +78,7 @@ function validateSelectorAndTemplate(spec: SelectorSpec, kind: string): StatusCa
     causes.push(required('spec.template'));
     return causes;
   }
-  const labels = template.metadata?.labels ?? {};
-  causes.push(...validateLabels(labels, 'spec.template.metadata.labels'));
-  causes.push(...validateAnnotations(template.metadata?.annotations, 'spec.template.metadata.annotations'));
-  if (sel && !isEmptySelector(sel) && !selectorMatches(sel, labels)) {
-    causes.push(invalid('spec.template.metadata.labels', labels, '`selector` does not match template `labels`'));
-  }
-  causes.push(...validatePodSpec(template.spec, 'spec.template.spec'));
+  causes.push(...validatePodTemplate(sel, template));
   const rp = template.spec?.restartPolicy;
   if (rp != null && rp !== 'Always') causes.push(notSupported('spec.template.spec.restartPolicy', rp, ['Always']));
   if (template.spec?.activeDeadlineSeconds != null) {
