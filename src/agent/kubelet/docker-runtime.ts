@@ -167,7 +167,12 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
    * cluster DNS itself, so the file is rewritten once the container runs, as
    * Kubernetes' dockershim did; containers that join this one's network share it.
    */
+  // Containers made with DNS settings on a user-defined network: only they need pinResolvConf.
+  const needsResolvConf = new Set<string>();
+  const onUserNetwork = (mode: string | undefined) => mode !== undefined && !['default', 'bridge', 'host', 'none'].includes(mode) && !mode.startsWith('container:');
+
   async function pinResolvConf(id: string): Promise<void> {
+    if (!needsResolvConf.delete(id)) return;
     let c: Awaited<ReturnType<ReturnType<typeof docker.getContainer>['inspect']>>;
     try {
       c = await docker.getContainer(id).inspect();
@@ -175,8 +180,7 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
       return;
     }
     const dns = dnsOf(c.HostConfig);
-    const mode = c.HostConfig?.NetworkMode ?? 'default';
-    if (!dns || !c.ResolvConfPath || ['default', 'bridge', 'host', 'none'].includes(mode) || mode.startsWith('container:')) return;
+    if (!dns || !c.ResolvConfPath) return;
     try {
       await writeFile(c.ResolvConfPath, renderResolvConf(dns));
     } catch (err) {
@@ -225,6 +229,7 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
             : {}),
         },
       });
+      if (spec.dns && onUserNetwork(spec.networkMode)) needsResolvConf.add(container.id);
       return container.id;
     },
 
@@ -249,6 +254,7 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
     },
 
     async removeContainer(id) {
+      needsResolvConf.delete(id);
       try {
         await docker.getContainer(id).remove({ force: true });
       } catch (err) {
