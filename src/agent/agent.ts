@@ -22,6 +22,7 @@ import { createServiceProxy } from './proxy/service-proxy.ts';
 import { createIptablesApplier } from './proxy/iptables-applier.ts';
 import { createLbAnnouncerController } from './controllers/lb-announcer-controller.ts';
 import { createKubelet } from './kubelet/kubelet.ts';
+import { nodeVolumeAnnotations } from './kubelet/pod-volumes.ts';
 import { createNodeStatus } from './kubelet/node-status.ts';
 import { countNvidiaGpus } from './kubelet/gpu-detect.ts';
 import { createEvictionManager } from './kubelet/eviction-manager.ts';
@@ -37,7 +38,11 @@ import { createGarbageCollector } from './controllers/garbage-collector.ts';
 import { createReplicaSetController } from './controllers/replicaset-controller.ts';
 import { createDeploymentController } from './controllers/deployment-controller.ts';
 import { createDaemonSetController } from './controllers/daemonset-controller.ts';
+import { createStatefulSetController } from './controllers/statefulset-controller.ts';
 import { createJobController } from './controllers/job-controller.ts';
+import { createHpaController } from './controllers/hpa-controller.ts';
+import { createCronJobController } from './controllers/cronjob-controller.ts';
+import { createPersistentVolumeController } from './controllers/persistent-volume-controller.ts';
 import { createServiceAllocationController } from './controllers/service-allocation-controller.ts';
 import { createNodeCidrController } from './controllers/node-cidr-controller.ts';
 import { createEndpointSliceController } from './controllers/endpointslice-controller.ts';
@@ -236,7 +241,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       memoryPressure: () => eviction.underMemoryPressure(),
       labels: config.nodeLabels,
       taints: config.registerTaints,
-      annotations: { [API_ENDPOINT_ANNOTATION]: apiEndpoint },
+      annotations: { [API_ENDPOINT_ANNOTATION]: apiEndpoint, ...nodeVolumeAnnotations(config.dataDir) },
       logger: log,
       ...(isLoopback(config.listenAddress) ? {} : { nodeAddress: config.listenAddress }),
     });
@@ -283,6 +288,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       clusterDns: () => dnsAddress,
       gpus,
       secrets: createPodSecretFetcher({ nodeName: config.nodeName, raftNode: raft, transport: raftTransport, sealer, localHandler: secretRequests }),
+      dataDir: config.dataDir,
     });
     await kubelet.start();
     started.push({ name: 'kubelet', stop: () => kubelet.stop() });
@@ -347,6 +353,34 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       await b?.stop();
     };
     started.push({ name: 'binder', stop: stopBinder });
+
+    // Usage sampling, its gossip, metrics.k8s.io and /metrics (the HPA reads its cache).
+    const metrics = startAgentMetrics({
+      nodeName: config.nodeName,
+      runtime,
+      host,
+      members: () => membership.members(),
+      nodeNameOf: (peerId) => membership.nodeNameOf(peerId),
+      client: registry,
+      resourceVersion: () => registry.currentResourceVersion(),
+      replication: () => replicator.stateDigest(),
+      logger: log,
+      intervalMs: config.metricsIntervalMs,
+      raft: () => {
+        const r = raft.status();
+        return { term: r.term, commit: r.commit, applied: r.applied, leading: raft.isLeading() };
+      },
+      ...(proxy
+        ? {
+            proxySync: () => {
+              const p = proxy.status();
+              return { seconds: p.lastSyncDurationMs === undefined ? undefined : p.lastSyncDurationMs / 1000, syncs: p.syncs, failures: p.failures };
+            },
+          }
+        : {}),
+    });
+    started.push({ name: 'metrics', stop: () => metrics.stop() });
+
     const controllers = createControllerManager({
       client: fence.client,
       logger: log,
@@ -356,7 +390,11 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
         createReplicaSetController({ client: fence.client, logger: log, events: controllerEvents }),
         createDeploymentController({ client: fence.client, logger: log, events: controllerEvents }),
         createDaemonSetController({ client: fence.client, logger: log, events: controllerEvents }),
+        createStatefulSetController({ client: fence.client, logger: log, events: controllerEvents }),
         createJobController({ client: fence.client, logger: log, events: controllerEvents }),
+        createCronJobController({ client: fence.client, logger: log, events: controllerEvents }),
+        createHpaController({ client: fence.client, metrics: metrics.cache, logger: log, events: controllerEvents }),
+        createPersistentVolumeController({ client: fence.client, logger: log, events: controllerEvents }),
         createServiceAllocationController({ client: fence.client, allocator, fsm, logger: log, events: controllerEvents }),
         createNodeCidrController({ client: fence.client, allocator, fsm, logger: log, events: controllerEvents }),
         createEndpointSliceController({ client: fence.client, logger: log }),
@@ -469,33 +507,6 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
         })),
       };
     };
-
-    // Usage sampling, its gossip, metrics.k8s.io and /metrics.
-    const metrics = startAgentMetrics({
-      nodeName: config.nodeName,
-      runtime,
-      host,
-      members: () => membership.members(),
-      nodeNameOf: (peerId) => membership.nodeNameOf(peerId),
-      client: registry,
-      resourceVersion: () => registry.currentResourceVersion(),
-      replication: () => replicator.stateDigest(),
-      logger: log,
-      intervalMs: config.metricsIntervalMs,
-      raft: () => {
-        const r = raft.status();
-        return { term: r.term, commit: r.commit, applied: r.applied, leading: raft.isLeading() };
-      },
-      ...(proxy
-        ? {
-            proxySync: () => {
-              const p = proxy.status();
-              return { seconds: p.lastSyncDurationMs === undefined ? undefined : p.lastSyncDurationMs / 1000, syncs: p.syncs, failures: p.failures };
-            },
-          }
-        : {}),
-    });
-    started.push({ name: 'metrics', stop: () => metrics.stop() });
 
     const server = createApiServer({
       registry,

@@ -13,6 +13,7 @@ import { registerLogs } from './commands/logs.ts';
 import { registerMesh } from './commands/mesh.ts';
 import { registerTop } from './commands/top.ts';
 import { registerRollout, registerScale } from './commands/rollout.ts';
+import { registerAutoscale } from './commands/autoscale.ts';
 import type { ManifestValidator } from './manifests.ts';
 
 export type { CliIo };
@@ -46,6 +47,7 @@ export function buildProgram(io: CliIo, opts: RunOptions = {}): Command {
   registerTop(program, ctx);
   registerRollout(program, ctx);
   registerScale(program, ctx);
+  registerAutoscale(program, ctx);
   for (const c of program.commands) {
     c.exitOverride();
     c.configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });

@@ -145,6 +145,37 @@ describe('agent with kubectl and mesh on real Docker', () => {
     assert.equal((await agent.api('GET', '/api/v1/namespaces/default/pods/cli-pod')).status, 404);
   });
 
+  it('kubectl writes an HPA through autoscaling/v1 and reads it under v1 and v2', async () => {
+    const dep = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'scaled' },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { app: 'scaled' } },
+        template: {
+          metadata: { labels: { app: 'scaled' } },
+          spec: { containers: [{ name: 'main', image: IMAGE, imagePullPolicy: 'IfNotPresent', resources: { requests: { cpu: '50m' } } }] },
+        },
+      },
+    };
+    assert.equal((await agent.api('POST', '/apis/apps/v1/namespaces/default/deployments', dep)).status, 201);
+    // `kubectl autoscale` itself posts protobuf, which Mesh does not decode; the manifest it makes goes in through apply, as JSON.
+    const manifest = await kubectl(agent, ['autoscale', 'deployment/scaled', '--cpu-percent=50', '--min=1', '--max=3', '--dry-run=client', '-o', 'yaml']);
+    assert.equal(manifest.code, 0, manifest.stderr);
+    assert.match(manifest.stdout, /apiVersion: autoscaling\/v1/);
+    const applied = await kubectl(agent, ['apply', '-f', '-'], manifest.stdout);
+    assert.equal(applied.code, 0, applied.stderr);
+    const v1 = await kubectl(agent, ['get', 'horizontalpodautoscalers.v1.autoscaling', 'scaled', '-o', 'jsonpath={.apiVersion} {.spec.targetCPUUtilizationPercentage}']);
+    assert.equal(v1.stdout, 'autoscaling/v1 50', v1.stderr);
+    const v2 = await kubectl(agent, ['get', 'hpa', 'scaled', '-o', 'jsonpath={.apiVersion} {.spec.metrics[0].resource.target.averageUtilization}']);
+    assert.equal(v2.stdout, 'autoscaling/v2 50', v2.stderr);
+    const table = await kubectl(agent, ['get', 'horizontalpodautoscalers.v1.autoscaling', 'scaled']);
+    assert.match(table.stdout, /^scaled\s+Deployment\/scaled\s+cpu: \S+\/50%\s+1\s+3\s/m);
+    assert.equal((await kubectl(agent, ['delete', 'horizontalpodautoscalers.v1.autoscaling', 'scaled'])).code, 0);
+    assert.equal((await agent.api('DELETE', '/apis/apps/v1/namespaces/default/deployments/scaled')).status, 200);
+  });
+
   it('a stale update gets 409 Conflict', async () => {
     const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'stale' }, data: { a: '1' } };
     const created = await agent.api('POST', '/api/v1/namespaces/default/configmaps', cm);

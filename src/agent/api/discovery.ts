@@ -1,6 +1,6 @@
 // The discovery documents kubectl and client-go read before anything else:
 // /version, /api, /apis, and one APIResourceList per group version.
-import { RESOURCE_TYPES, groupVersion, type ResourceType } from './resources.ts';
+import { RESOURCE_TYPES, groupVersion, servedVersions, type ResourceType } from './resources.ts';
 
 import { MESH_VERSION } from '../version.ts';
 export interface VersionInfo {
@@ -43,7 +43,7 @@ function groups(): Map<string, string[]> {
   for (const t of RESOURCE_TYPES) {
     if (!t.group) continue;
     const versions = out.get(t.group) ?? [];
-    if (!versions.includes(t.version)) versions.push(t.version);
+    for (const v of servedVersions(t)) if (!versions.includes(v)) versions.push(v);
     out.set(t.group, versions);
   }
   return out;
@@ -70,7 +70,7 @@ export function apiGroupDoc(name: string) {
 }
 
 // `kubectl get all` expands the `all` category.
-const IN_ALL = new Set(['pods', 'services', 'deployments', 'replicasets', 'statefulsets', 'daemonsets']);
+const IN_ALL = new Set(['pods', 'services', 'deployments', 'replicasets', 'statefulsets', 'daemonsets', 'horizontalpodautoscalers', 'cronjobs', 'jobs']);
 
 function subresourceEntry(t: ResourceType, sub: string) {
   const base = { name: `${t.plural}/${sub}`, singularName: '', namespaced: t.namespaced };
@@ -90,7 +90,7 @@ function subresourceEntry(t: ResourceType, sub: string) {
 
 /** The APIResourceList for one group version; undefined if it is not served. */
 export function apiResourceList(group: string, version: string) {
-  const types = RESOURCE_TYPES.filter((t) => t.group === group && t.version === version);
+  const types = RESOURCE_TYPES.filter((t) => t.group === group && servedVersions(t).includes(version));
   if (types.length === 0) return undefined;
   const resources: object[] = [];
   for (const t of types) {

@@ -11,6 +11,7 @@ import { sendJson } from './http/respond.ts';
 import type { MetricsCache, PodMetricsEntry } from '../metrics/metrics-cache.ts';
 import type { NodeMetricsSample, Usage } from '../metrics/metrics-sample.ts';
 import { cpuQuantity, goDuration, memoryQuantity } from '../metrics/quantity-format.ts';
+import { podMetricsEntry } from '../metrics/pod-usage.ts';
 
 export const METRICS_GROUP = 'metrics.k8s.io';
 export const METRICS_VERSION = 'v1beta1';
@@ -82,11 +83,7 @@ const list = (kind: string, items: unknown[]) => ({ kind, apiVersion: GROUP_VERS
 export function createMetricsApi(opts: { cache: MetricsCache; client: ObjectClient }): MetricsApi {
   const { cache, client } = opts;
 
-  /** The pod's entry when the sample is of this very pod (not an earlier one of the same name). */
-  function entryFor(pod: KubeObject): PodMetricsEntry | undefined {
-    const e = cache.pod(pod.metadata.namespace ?? '', pod.metadata.name ?? '');
-    return e && (!e.pod.uid || e.pod.uid === pod.metadata.uid) ? e : undefined;
-  }
+  const entryFor = (pod: KubeObject) => podMetricsEntry(cache, pod);
 
   function nodes(name: string | undefined, q: URLSearchParams) {
     if (name !== undefined) {

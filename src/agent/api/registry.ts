@@ -206,7 +206,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
     const finalName = name || wo.name;
     if (!finalName) throw new BadRequest('name is required for an update');
     const existing = store.get(resourceKey(t), ns, finalName);
-    if (!existing) throw notFound(resourceKey(t), finalName, t.group);
+    if (!existing) throw notFound(t.plural, finalName, t.group);
     const rv = obj.metadata.resourceVersion;
     if (rv && rv !== existing.metadata.resourceVersion) throw conflict(t.plural, finalName, t.group);
     return existing;
@@ -355,7 +355,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
     const key = resourceKey(t);
     const ns = t.namespaced ? namespace || 'default' : '';
     const old = store.get(key, ns, name);
-    if (!old) throw notFound(key, name, t.group);
+    if (!old) throw notFound(t.plural, name, t.group);
     checkPreconditions(t, old, dopts.preconditions);
     if (dopts.gracePeriodSeconds !== undefined && (!Number.isInteger(dopts.gracePeriodSeconds) || dopts.gracePeriodSeconds < 0)) {
       throw new BadRequest(`gracePeriodSeconds must be a non-negative integer`);

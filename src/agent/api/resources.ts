@@ -18,6 +18,11 @@ export interface ResourceType {
   subresources: string[];
   /** True when spec changes bump metadata.generation (everything with a spec). */
   hasSpec: boolean;
+  /**
+   * Further versions served for the same objects, which are stored once as
+   * `version` (the preferred one); version-conversion.ts converts on the way in and out.
+   */
+  alternateVersions?: string[];
 }
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -40,6 +45,11 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   type({ group: 'apps', version: 'v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true, shortNames: ['sts'], subresources: ['status', 'scale'], hasSpec: true }),
   type({ group: 'apps', version: 'v1', kind: 'DaemonSet', plural: 'daemonsets', namespaced: true, shortNames: ['ds'], subresources: ['status'], hasSpec: true }),
   type({ group: 'batch', version: 'v1', kind: 'Job', plural: 'jobs', namespaced: true, shortNames: [], subresources: ['status'], hasSpec: true }),
+  type({ group: '', version: 'v1', kind: 'PersistentVolume', plural: 'persistentvolumes', namespaced: false, shortNames: ['pv'], subresources: ['status'], hasSpec: true }),
+  type({ group: '', version: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', namespaced: true, shortNames: ['pvc'], subresources: ['status'], hasSpec: true }),
+  type({ group: 'apps', version: 'v1', kind: 'ControllerRevision', plural: 'controllerrevisions', namespaced: true, shortNames: [], subresources: [], hasSpec: false }),
+  type({ group: 'batch', version: 'v1', kind: 'CronJob', plural: 'cronjobs', namespaced: true, shortNames: ['cj'], subresources: ['status'], hasSpec: true }),
+  type({ group: 'autoscaling', version: 'v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers', namespaced: true, shortNames: ['hpa'], subresources: ['status'], hasSpec: true, alternateVersions: ['v1'] }),
   type({ group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true, shortNames: [], subresources: [], hasSpec: false }),
 ];
 
@@ -52,8 +62,14 @@ export function groupVersion(t: Pick<ResourceType, 'group' | 'version'>): string
   return t.group ? `${t.group}/${t.version}` : t.version;
 }
 
+/** Also finds a type by one of its alternateVersions (the path's version is then not `t.version`). */
 export function findByPath(group: string, version: string, plural: string): ResourceType | undefined {
-  return RESOURCE_TYPES.find((t) => t.group === group && t.version === version && t.plural === plural);
+  return RESOURCE_TYPES.find((t) => t.group === group && (t.version === version || !!t.alternateVersions?.includes(version)) && t.plural === plural);
+}
+
+/** The versions a type is served under, the stored (preferred) one first. */
+export function servedVersions(t: Pick<ResourceType, 'version' | 'alternateVersions'>): string[] {
+  return [t.version, ...(t.alternateVersions ?? [])];
 }
 
 export function findByKey(key: string): ResourceType | undefined {

@@ -4,33 +4,41 @@
 //   matchFields affinity, so the scheduler binds it there;
 // - pods on nodes no longer eligible (an untolerated NoExecute taint, a
 //   selector that stopped matching) or gone are deleted, and so are extras on
-//   a node (the oldest stays) and Failed pods (replaced at once);
-// - RollingUpdate: pods of an old revision (label controller-revision-hash)
-//   are deleted at most maxUnavailable (int or percent of the desired count,
-//   rounded up; default 1) at a time counting nodes already unavailable, but
-//   old pods that are not available anyway go at once; the manage pass then
-//   creates the new-revision pods. OnDelete: only pods that are gone are replaced.
+//   a node (the oldest stays) and finished pods (replaced once gone); a pod bound
+//   to a node that no longer exists has no kubelet to finish its graceful
+//   deletion, so that is forced (kube's pod GC does it for such orphans);
+// - revisions: ControllerRevisions <ds>-<hash> (daemonset-history.ts) that
+//   kubectl rollout history / undo read and apply; pods carry the current
+//   one's hash in label controller-revision-hash; revisionHistoryLimit prunes;
+// - RollingUpdate with maxSurge 0: pods of an old revision are deleted at
+//   most maxUnavailable (int or percent of the desired count, rounded up;
+//   default 1) at a time counting nodes already unavailable, but old pods that
+//   are not available anyway go at once; the manage pass then creates the
+//   new-revision pods. With maxSurge > 0 the new pod starts first and the old
+//   one goes once it is available (daemonset-surge.ts). OnDelete: only pods
+//   that are gone are replaced.
 // - "expectations" as in the ReplicaSet controller: it waits to see its own
 //   writes before acting again;
 // - status: desired/current/updated NumberScheduled, numberReady,
-//   numberAvailable, numberUnavailable, numberMisscheduled, observedGeneration.
-// A DaemonSet being deleted is left alone (the garbage collector handles its pods).
-// maxSurge > 0 is not implemented: such a DaemonSet rolls as with maxSurge 0.
-import type { ObjectClient } from '../api/object-client.ts';
+//   numberAvailable, numberUnavailable, numberMisscheduled, observedGeneration,
+//   collisionCount (what kubectl rollout status reads).
+// A DaemonSet being deleted is left alone (the garbage collector handles its
+// pods and revisions); one with an empty selector too (validation refuses it).
 import type { KubeObject, Pod, PodSpec } from '../api/object-types.ts';
-import { NotFound } from '../api/errors.ts';
 import type { LabelSelectorShape } from '../api/admission/schemas.ts';
-import { createEventRecorder, type EventRecorder } from '../event-recorder.ts';
-import type { Logger } from '../logger.ts';
+import { isEmptySelector } from '../api/admission/label-selector.ts';
+import { NotFound } from '../api/errors.ts';
 import type { SchedNode, SchedPodSpecExtras } from '../scheduler/scheduling-shapes.ts';
-import { jsonEqual } from '../store/json-equal.ts';
 import { defineController, type Controller, type ControllerEvent, type ReconcileResult } from './controller.ts';
 import { byCreation, podTemplateHash, scaledValue, type IntOrPercent, type PodTemplate } from './deployment-rollout.ts';
 import { CONTROLLER_REVISION_HASH, daemonTolerations, pinToNode, placementOn, targetNodeOf, type Placement } from './daemonset-placement.ts';
-import { createExpectations } from './expectations.ts';
 import { controllerRef, groupOf } from './owner-refs.ts';
-import { isPodAvailable, isPodReady } from './replicaset-controller.ts';
-import { createOwnedPods, errorMessage as message, podFromOwnerTemplate } from './owned-pods.ts';
+import { getByKey, writeStatusIfChanged } from './keyed-object.ts';
+import { CONTROLLER_REVISION_RESOURCE } from './controller-revisions.ts';
+import { createDaemonSetHistory } from './daemonset-history.ts';
+import { allowsSurge, daemonMaxSurge, planSurge, surgeExcess } from './daemonset-surge.ts';
+import { isPodAvailable, isPodReady, requeueWhenAvailable } from './pod-availability.ts';
+import { createPodOwnerParts, observeOwnedPod, ownerWatch, podFromOwnerTemplate, type PodOwnerControllerOptions } from './owned-pods.ts';
 
 export const DAEMONSET_RESOURCE = 'daemonsets.apps';
 const KIND = 'DaemonSet';
@@ -60,21 +68,12 @@ export interface DaemonSet extends KubeObject {
   status?: DaemonSetStatus;
 }
 
-export interface DaemonSetControllerOptions {
-  client: ObjectClient;
-  logger: Logger;
-  /** Where SuccessfulCreate/SuccessfulDelete go; by default Events of component `daemonset-controller`. */
-  events?: EventRecorder;
-  clock?: () => Date;
-  /** How long an unseen write blocks further ones (default 5 min). */
-  expectationsTimeoutMs?: number;
-  /** Periodic full resync (none by default: every change is watched). */
-  resyncMs?: number;
-}
+/** Events go by default to component `daemonset-controller`. */
+export type DaemonSetControllerOptions = PodOwnerControllerOptions;
 
 // ---- pure helpers ---------------------------------------------------------
 
-/** The revision hash of ds's current template. */
+/** The hash a revision of ds's current template is named by (the pods carry the stored revision's: daemonset-history.ts). */
 export function daemonSetHash(ds: DaemonSet): string {
   return podTemplateHash(ds.spec.template, ds.status?.collisionCount);
 }
@@ -113,8 +112,12 @@ export interface ManagePlan {
   remove: Pod[];
 }
 
-/** What to create and delete so every eligible node has exactly one pod (kube's podsShouldBeOnNode). */
-export function planManage(nodes: readonly NodeState[], strays: readonly Pod[]): ManagePlan {
+/**
+ * What to create and delete so every eligible node has exactly one pod (kube's
+ * podsShouldBeOnNode); while surging (surge given), a node may keep one new
+ * and one old pod until the new one is available.
+ */
+export function planManage(nodes: readonly NodeState[], strays: readonly Pod[], surge?: { hash: string; available: (p: Pod) => boolean }): ManagePlan {
   const createOn: string[] = [];
   const remove: Pod[] = strays.filter((p) => !isTerminating(p));
   for (const n of nodes) {
@@ -125,11 +128,13 @@ export function planManage(nodes: readonly NodeState[], strays: readonly Pod[]):
       const running: Pod[] = [];
       for (const p of n.pods) {
         if (isTerminating(p)) continue;
-        if (isFailed(p)) remove.push(p);
+        if (isTerminal(p)) remove.push(p);
         else running.push(p);
       }
-      if (running.length === 0 && shouldRun) createOn.push(n.name);
-      else if (running.length > 1) remove.push(...running.sort(byCreation).slice(1));
+      // Not surging, the replacement waits until the node's last pod is gone (it may hold host ports), as kube's does.
+      if (running.length === 0) {
+        if (shouldRun && surge) createOn.push(n.name);
+      } else if (running.length > 1) remove.push(...(surge ? surgeExcess(running, surge.hash, surge.available) : running.sort(byCreation).slice(1)));
     } else {
       remove.push(...n.pods.filter((p) => !isTerminating(p)));
     }
@@ -208,23 +213,21 @@ export function daemonSetStatus(ds: DaemonSet, nodes: readonly NodeState[], hash
 
 export function createDaemonSetController(opts: DaemonSetControllerOptions): Controller {
   const { client } = opts;
-  const log = opts.logger.child({ component: 'daemonset-controller' });
-  const clock = opts.clock ?? (() => new Date());
-  const events = opts.events ?? createEventRecorder({ client, source: { component: 'daemonset-controller' }, logger: opts.logger });
-  const expectations = createExpectations({ clock, timeoutMs: opts.expectationsTimeoutMs });
-  const ownedPods = createOwnedPods({ client, events, expectations });
+  const { log, clock, expectations, ownedPods } = createPodOwnerParts(opts, 'daemonset-controller');
+  const history = createDaemonSetHistory({ client });
   const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name ?? ''}`;
 
   function podToKeys(event: ControllerEvent): string[] {
     const pod = event.object as Pod;
     const ref = controllerRef(pod);
     if (!ref || ref.kind !== KIND || groupOf(ref.apiVersion) !== 'apps') return [];
-    const key = `${pod.metadata.namespace ?? 'default'}/${ref.name}`;
-    if (!event.resync) {
-      if (event.type === 'ADDED') expectations.creationObserved(key);
-      if (event.type === 'DELETED' || pod.metadata.deletionTimestamp) expectations.deletionObserved(key, pod.metadata.uid ?? '');
-    }
-    return [key];
+    return [observeOwnedPod(expectations, event, ref.name)];
+  }
+
+  function revisionToKeys(event: ControllerEvent): string[] {
+    const ref = controllerRef(event.object);
+    if (!ref || ref.kind !== KIND || groupOf(ref.apiVersion) !== 'apps') return [];
+    return [`${event.object.metadata.namespace ?? 'default'}/${ref.name}`];
   }
 
   // Any node change may change where every DaemonSet belongs.
@@ -268,74 +271,84 @@ export function createDaemonSetController(opts: DaemonSetControllerOptions): Con
     return error;
   }
 
-  /** Milliseconds until the next ready pod becomes available; undefined when none waits. */
-  function nextAvailableInMs(nodes: readonly NodeState[], minReady: number, now: Date): number | undefined {
-    if (minReady <= 0) return undefined;
-    let next: number | undefined;
-    for (const p of nodes.flatMap((n) => n.pods)) {
-      if (!isPodReady(p) || isPodAvailable(p, minReady, now)) continue;
-      const since = Date.parse(p.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime ?? '');
-      if (!Number.isFinite(since)) continue;
-      const ms = since + minReady * 1000 - now.getTime();
-      next = next === undefined ? ms : Math.min(next, ms);
+  /**
+   * Force-deletes strays already terminating on a node that no longer exists:
+   * no kubelet is left to finish their graceful deletion.
+   */
+  async function finishOrphans(key: string, nodes: readonly NodeState[], strays: readonly Pod[]): Promise<unknown> {
+    const known = new Set(nodes.map((n) => n.name));
+    const orphans = strays.filter((p) => isTerminating(p) && !!p.spec.nodeName && !known.has(p.spec.nodeName));
+    let failure: unknown;
+    for (const p of orphans) {
+      try {
+        await client.delete('pods', p.metadata.namespace ?? 'default', p.metadata.name ?? '', { gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid } });
+        log.info({ daemonset: key, pod: p.metadata.name, node: p.spec.nodeName }, 'force-deleted pod of a node that is gone');
+      } catch (err) {
+        if (!(err instanceof NotFound)) failure ??= err;
+      }
     }
-    return next;
+    return failure;
   }
 
   async function reconcile(key: string): Promise<ReconcileResult | void> {
-    const slash = key.indexOf('/');
-    const ds = client.get<DaemonSet>(DAEMONSET_RESOURCE, key.slice(0, slash), key.slice(slash + 1));
+    const ds = getByKey<DaemonSet>(client, DAEMONSET_RESOURCE, key);
     if (!ds) {
       expectations.forget(key);
       return;
     }
     if (ds.metadata.deletionTimestamp) return;
-    const hash = daemonSetHash(ds);
+    if (!ds.spec.selector || isEmptySelector(ds.spec.selector)) return;
+    const revs = await history.sync(ds);
+    const hash = revs.hash;
     const minReady = ds.spec.minReadySeconds ?? 0;
     const available = (p: Pod) => isPodAvailable(p, minReady, clock());
     let failure: unknown;
     if (expectations.satisfied(key)) {
       const { nodes, strays } = nodeStates(ds);
-      const plan = planManage(nodes, strays);
+      const plan = planManage(nodes, strays, allowsSurge(ds) ? { hash, available } : undefined);
       if ((ds.spec.updateStrategy?.type ?? 'RollingUpdate') === 'RollingUpdate') {
         const desired = nodes.filter((n) => n.placement.shouldRun).length;
-        const planned = new Set(plan.remove.map((p) => p.metadata.uid));
-        for (const p of planRollingDeletions(nodes, hash, daemonMaxUnavailable(ds, desired), available)) {
-          if (!planned.has(p.metadata.uid)) plan.remove.push(p);
+        const maxSurge = daemonMaxSurge(ds, desired);
+        if (maxSurge > 0) {
+          // As kube, surging waits for a pass the manage plan leaves empty: both at once could start two new pods on a node.
+          if (!plan.createOn.length && !plan.remove.length) Object.assign(plan, planSurge(nodes, hash, maxSurge, available));
+        } else {
+          const planned = new Set(plan.remove.map((p) => p.metadata.uid));
+          for (const p of planRollingDeletions(nodes, hash, daemonMaxUnavailable(ds, desired), available)) {
+            if (!planned.has(p.metadata.uid)) plan.remove.push(p);
+          }
         }
       }
       const [createErr, deleteErr] = await Promise.all([createOn(key, ds, plan.createOn, hash), remove(key, ds, plan.remove)]);
       failure = createErr ?? deleteErr;
     }
-    // Status over the state after this pass's writes.
-    const { nodes } = nodeStates(ds);
-    const status = daemonSetStatus(ds, nodes, hash, available);
-    if (!jsonEqual(status, ds.status ?? {})) {
-      try {
-        // Status only, without a resourceVersion: a spec change meanwhile brings its own pass.
-        await client.updateStatus<DaemonSet>(DAEMONSET_RESOURCE, { ...ds, metadata: { ...ds.metadata, resourceVersion: undefined }, status });
-      } catch (err) {
-        if (!(err instanceof NotFound)) throw err;
+    // Status and history over the state after this pass's writes.
+    const { nodes, strays } = nodeStates(ds);
+    const orphanErr = await finishOrphans(key, nodes, strays);
+    failure ??= orphanErr;
+    try {
+      for (const rev of await history.prune(ds, revs, [...nodes.flatMap((n) => n.pods), ...strays])) {
+        log.info({ daemonset: key, revision: rev.metadata.name }, 'pruned revision');
       }
+    } catch (err) {
+      failure ??= err;
     }
+    const status = daemonSetStatus(ds, nodes, hash, available);
+    if (revs.collisionCount !== undefined) status.collisionCount = revs.collisionCount;
+    await writeStatusIfChanged(client, DAEMONSET_RESOURCE, ds, status);
     if (failure !== undefined) throw failure;
-    const next = nextAvailableInMs(nodes, minReady, clock());
-    return next === undefined ? undefined : { requeueAfterMs: next };
+    return requeueWhenAvailable(nodes.flatMap((n) => n.pods), minReady, clock());
   }
 
   return defineController({
     name: 'daemonset-controller',
     resyncMs: opts.resyncMs,
     watches: [
-      {
-        resource: DAEMONSET_RESOURCE,
-        toKeys: (e) => {
-          if (e.type === 'DELETED') expectations.forget(keyOf(e.object));
-          return [keyOf(e.object)];
-        },
-      },
+      ownerWatch(DAEMONSET_RESOURCE, expectations),
       { resource: 'nodes', toKeys: () => allKeys() },
       { resource: 'pods', toKeys: podToKeys },
+      // A revision that went away (or came) is put back right.
+      { resource: CONTROLLER_REVISION_RESOURCE, toKeys: revisionToKeys },
     ],
     onStart: () => expectations.clear(),
     reconcile,

@@ -243,7 +243,14 @@ export function createGarbageCollector(opts: GarbageCollectorOptions): Controlle
 
   async function orphanDependents(resource: string, owner: KubeObject): Promise<void> {
     const uid = owner.metadata.uid ?? '';
-    for (const d of dependents(owner)) await setOwnerRefs(d.resource, d.obj, withoutOwner(d.obj, uid));
+    for (const d of dependents(owner)) {
+      try {
+        await client.update(d.resource, withOwnerRefs(d.obj, withoutOwner(d.obj, uid)));
+      } catch (err) {
+        // A dependent changed meanwhile (Conflict) is retried: the finalizer goes only once none points here.
+        if (!(err instanceof ApiError && err.code === 404)) throw err;
+      }
+    }
     await removeFinalizer(resource, owner, ORPHAN_FINALIZER);
     log.info({ resource, namespace: owner.metadata.namespace, name: owner.metadata.name }, 'dependents orphaned');
   }

@@ -1,35 +1,71 @@
-// The Job controller (batch/v1), with Kubernetes' semantics where Mesh needs them:
+// The Job controller (batch/v1), the shell around job-plan.ts (Kubernetes'
+// decisions, pure) with Kubernetes' semantics:
 // - runs pods from the template (generateName `<job>-`, controller reference,
-//   labels job-name and controller-uid) until spec.completions have succeeded,
-//   keeping min(parallelism, remaining completions) active; a work-queue Job
-//   (completions unset) is done once any pod succeeded and none is active;
-// - counts the pods it controls that reached phase Succeeded or Failed;
+//   labels job-name and controller-uid, the batch.kubernetes.io/job-tracking
+//   finalizer) until spec.completions have succeeded, keeping min(parallelism,
+//   remaining completions) active; a work-queue Job (completions unset) is done
+//   once any pod succeeded and none is active;
+// - Indexed Jobs (completionMode Indexed): one pod per index 0..completions-1
+//   (`<job>-<index>-xxxxx`, hostname `<job>-<index>`, JOB_COMPLETION_INDEX),
+//   status.completedIndexes, a failed index retried;
+// - counts each finished pod once, through status.uncountedTerminatedPods and
+//   the finalizer's removal, so counts survive the pods' deletion; a pod
+//   deleted before it succeeded counts as failed;
+// - replaces a failed pod after a back-off (10 s doubling per consecutive
+//   failure, up to 6 min), requeueing itself for then;
 // - fails the Job (FailureTarget, then Failed) with BackoffLimitExceeded once more
 //   than backoffLimit pods failed, or DeadlineExceeded once it has been active
 //   activeDeadlineSeconds, deleting its active pods;
-// - Complete (after SuccessCriteriaMet) with status.completionTime when enough succeeded;
-// - spec.suspend deletes the active pods and stops the clock (startTime resets on resume);
+// - Complete (after SuccessCriteriaMet) with status.completionTime when enough
+//   succeeded; the terminal condition waits for every pod to be counted and
+//   none to be terminating;
+// - spec.suspend deletes the active pods (uncounted) and stops the clock (startTime resets on resume);
 // - ttlSecondsAfterFinished deletes a finished Job (Background propagation) that long after it finished.
-// Writes are guarded by expectations as in the ReplicaSet controller. A Job being
-// deleted is left alone (the garbage collector handles its pods).
-import type { ObjectClient } from '../api/object-client.ts';
+// Writes are guarded by expectations as in the ReplicaSet controller. A Job
+// being deleted creates nothing but still releases its pods' finalizers, so
+// the garbage collector's deletions complete; job-tracking-finalizer.ts
+// releases the pods no running Job will count.
 import type { KubeObject, Pod, PodSpec } from '../api/object-types.ts';
 import { NotFound } from '../api/errors.ts';
 import { rfc3339 } from '../api/registry.ts';
-import { jobPodLabels } from '../api/admission/defaults-job.ts';
 import type { LabelSelectorShape } from '../api/admission/schemas.ts';
-import { createEventRecorder, type EventRecorder } from '../event-recorder.ts';
-import type { Logger } from '../logger.ts';
-import { jsonEqual } from '../store/json-equal.ts';
 import { defineController, type Controller, type ControllerEvent, type ReconcileResult } from './controller.ts';
-import { createExpectations } from './expectations.ts';
-import { controllerRef, groupOf } from './owner-refs.ts';
-import { isPodActive, isPodReady, rankPodsForDeletion } from './replicaset-controller.ts';
-import { createOwnedPods, errorMessage as message, podFromOwnerTemplate } from './owned-pods.ts';
+import { controllerRef } from './owner-refs.ts';
+import { getByKey, writeStatusIfChanged } from './keyed-object.ts';
+import { createPodOwnerParts, observeOwnedPod, ownerWatch, type PodOwnerControllerOptions } from './owned-pods.ts';
+import { DEFAULT_POD_FAILURE_BACKOFF_MS, MAX_POD_FAILURE_BACKOFF_MS, NO_BACKOFF, nextBackoffRecord, remainingBackoffMs, type BackoffRecord } from './job-backoff.ts';
+import {
+  COMPLETIONS_REACHED,
+  conditionTrue,
+  deadlineLeftMs,
+  declareFinish,
+  ensureCondition,
+  failureOf,
+  finishedAt,
+  hasTrackingFinalizer,
+  indexesToCreate,
+  interimCondition,
+  isComplete,
+  isIndexedJob,
+  isJobFinished,
+  newCondition,
+  pendingFinish,
+  planTracking,
+  podFromJob,
+  podsToRemove,
+  readyCount,
+  settleUncounted,
+  uncountedStatus,
+  viewJob,
+  wantActive,
+  withSucceededIndexes,
+  type JobView,
+} from './job-plan.ts';
+import { createTrackingFinalizers, isJobRef } from './job-tracking-finalizer.ts';
+
+export { podFromJob, wantActive, finishedAt } from './job-plan.ts';
 
 export const JOB_RESOURCE = 'jobs.batch';
-const KIND = 'Job';
-const API_VERSION = 'batch/v1';
 const DEFAULT_BURST = 500;
 
 export interface JobCondition {
@@ -48,6 +84,12 @@ export interface JobStatus {
   succeeded: number;
   failed: number;
   ready: number;
+  /** Pods being deleted that have not finished. */
+  terminating?: number;
+  /** Indexed: the succeeded indexes, e.g. "0-2,4". */
+  completedIndexes?: string;
+  /** Finished pods (by uid) already recorded but not yet in succeeded/failed: their finalizer is on its way out. */
+  uncountedTerminatedPods?: { succeeded?: string[]; failed?: string[] };
   conditions?: JobCondition[];
 }
 
@@ -70,129 +112,63 @@ export interface Job extends KubeObject {
   status?: JobStatus;
 }
 
-export interface JobControllerOptions {
-  client: ObjectClient;
-  logger: Logger;
-  /** Where SuccessfulCreate/Completed/... go; by default Events of component `job-controller`. */
-  events?: EventRecorder;
-  clock?: () => Date;
+/** Events (SuccessfulCreate, Completed, ...) go by default to component `job-controller`. */
+export interface JobControllerOptions extends PodOwnerControllerOptions {
   /** Most pods created or deleted per pass (default 500). */
   burstPods?: number;
-  /** How long an unseen write blocks further ones (default 5 min). */
-  expectationsTimeoutMs?: number;
-  resyncMs?: number;
-}
-
-// ---- pure helpers ---------------------------------------------------------
-
-interface Finish {
-  type: 'Complete' | 'Failed';
-  reason: string;
-  message: string;
-}
-
-export interface PodCounts {
-  active: Pod[];
-  succeeded: number;
-  failed: number;
-  ready: number;
-}
-
-export function countPods(pods: readonly Pod[]): PodCounts {
-  const counts: PodCounts = { active: [], succeeded: 0, failed: 0, ready: 0 };
-  for (const p of pods) {
-    if (p.status?.phase === 'Succeeded') counts.succeeded++;
-    else if (p.status?.phase === 'Failed') counts.failed++;
-    else if (isPodActive(p)) {
-      counts.active.push(p);
-      if (isPodReady(p)) counts.ready++;
-    }
-  }
-  return counts;
-}
-
-function conditionTrue(job: Job, type: string): JobCondition | undefined {
-  return job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
-}
-
-/** When the Job finished (Complete or Failed), or undefined while it runs. */
-export function finishedAt(job: Job): number | undefined {
-  const c = conditionTrue(job, 'Complete') ?? conditionTrue(job, 'Failed');
-  if (!c) return undefined;
-  const t = Date.parse((c.type === 'Complete' ? job.status?.completionTime : undefined) ?? c.lastTransitionTime ?? '');
-  return Number.isFinite(t) ? t : undefined;
-}
-
-/** How many pods should be active now (spec.completions unset: a work queue). */
-export function wantActive(job: Job, succeeded: number): number {
-  const parallelism = Math.max(0, job.spec.parallelism ?? 1);
-  const completions = job.spec.completions;
-  if (completions == null) return succeeded > 0 ? 0 : parallelism;
-  return Math.max(0, Math.min(parallelism, completions - succeeded));
-}
-
-/** Whether the Job ends in this pass, and how; deadline checked against startTime. */
-export function finishOf(job: Job, counts: PodCounts, startMs: number | undefined, now: Date): Finish | undefined {
-  const backoffLimit = job.spec.backoffLimit ?? 6;
-  if (counts.failed > backoffLimit) return { type: 'Failed', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
-  const ads = job.spec.activeDeadlineSeconds;
-  if (ads != null && startMs !== undefined && now.getTime() - startMs >= ads * 1000) {
-    return { type: 'Failed', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' };
-  }
-  const completions = job.spec.completions;
-  const done = completions == null ? counts.succeeded > 0 && counts.active.length === 0 : counts.succeeded >= completions;
-  if (done) return { type: 'Complete', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' };
-  return undefined;
-}
-
-function setCondition(conditions: JobCondition[], c: JobCondition): JobCondition[] {
-  const cur = conditions.find((x) => x.type === c.type);
-  if (cur && cur.status === c.status && cur.reason === c.reason) return conditions;
-  return [...conditions.filter((x) => x.type !== c.type), c];
-}
-
-/** A new pod from the template, owned by job and labelled with its name and uid. */
-export function podFromJob(job: Job): Pod {
-  return podFromOwnerTemplate(job, job.spec.template, KIND, API_VERSION, jobPodLabels(job.metadata.uid ?? '', job.metadata.name ?? ''));
+  /** Back-off before replacing a failed pod, doubling per consecutive failure (default 10 s). */
+  podFailureBackoffMs?: number;
+  /** Its cap (default 6 min). */
+  maxPodFailureBackoffMs?: number;
+  /** A pod whose Job is missing from the local store is released only once this old (default 5 s). */
+  orphanGraceMs?: number;
 }
 
 // ---- the controller -----------------------------------------------------------
 
 export function createJobController(opts: JobControllerOptions): Controller {
   const { client } = opts;
-  const log = opts.logger.child({ component: 'job-controller' });
-  const clock = opts.clock ?? (() => new Date());
+  const { log, clock, events, expectations, ownedPods } = createPodOwnerParts(opts, 'job-controller');
   const burst = opts.burstPods ?? DEFAULT_BURST;
-  const events = opts.events ?? createEventRecorder({ client, source: { component: 'job-controller' }, logger: opts.logger });
-  const expectations = createExpectations({ clock, timeoutMs: opts.expectationsTimeoutMs });
-  const ownedPods = createOwnedPods({ client, events, expectations });
-  const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name ?? ''}`;
+  const backoffBaseMs = opts.podFailureBackoffMs ?? DEFAULT_POD_FAILURE_BACKOFF_MS;
+  const backoffMaxMs = opts.maxPodFailureBackoffMs ?? MAX_POD_FAILURE_BACKOFF_MS;
+  const finalizers = createTrackingFinalizers({ client, jobResource: JOB_RESOURCE, log, clock, orphanGraceMs: opts.orphanGraceMs });
+  const jobWatch = ownerWatch(JOB_RESOURCE, expectations);
+  // Kube keeps the pod failure back-off in memory too; a new leader starts afresh.
+  const backoffs = new Map<string, BackoffRecord>();
 
   function podToKeys(event: ControllerEvent): string[] {
     const pod = event.object as Pod;
     const ref = controllerRef(pod);
-    if (!ref || ref.kind !== KIND || groupOf(ref.apiVersion) !== 'batch') return [];
-    const key = `${pod.metadata.namespace ?? 'default'}/${ref.name}`;
-    if (!event.resync) {
-      if (event.type === 'ADDED') expectations.creationObserved(key);
-      if (event.type === 'DELETED' || pod.metadata.deletionTimestamp) expectations.deletionObserved(key, pod.metadata.uid ?? '');
-    }
-    return [key];
+    const keys = finalizers.podKeys(event);
+    if (ref && isJobRef(ref)) keys.push(observeOwnedPod(expectations, event, ref.name));
+    return keys;
   }
 
-  /** Creates count pods; the error of the first failed create, if any. */
-  async function createPods(key: string, job: Job, count: number): Promise<{ created: Pod[]; error?: unknown }> {
-    const result = await ownedPods.create(key, job, count, () => podFromJob(job));
-    if (result.created.length) log.info({ job: key, created: result.created.length }, 'created pods');
-    return result;
+  function jobToKeys(event: ControllerEvent): string[] {
+    const keys = [...jobWatch.toKeys(event)];
+    if (event.type === 'DELETED') keys.push(...finalizers.deletedJobKeys(event.object as Job));
+    return keys;
   }
 
   /** Deletes these pods; the uids that are gone or going, and the first error. */
   async function deletePods(key: string, job: Job, victims: readonly Pod[]): Promise<{ deleted: Set<string>; error?: unknown }> {
+    if (!victims.length) return { deleted: new Set() };
     const { failed, error } = await ownedPods.delete(key, job, victims);
     const deleted = new Set(victims.map((p) => p.metadata.uid ?? '').filter((uid) => !failed.has(uid)));
-    if (victims.length) log.info({ job: key, deleted: deleted.size }, 'deleted pods');
+    log.info({ job: key, deleted: deleted.size }, 'deleted pods');
     return { deleted, error };
+  }
+
+  /** Pods the Job no longer wants (scale-down, suspend): released first, so they do not count as failed. */
+  async function removeUncounted(key: string, job: Job, victims: readonly Pod[]): Promise<{ deleted: Set<string>; error?: unknown }> {
+    const { stripped, error } = await finalizers.strip(victims);
+    const r = await deletePods(
+      key,
+      job,
+      victims.filter((p) => stripped.has(p.metadata.uid ?? '')),
+    );
+    return { deleted: r.deleted, error: error ?? r.error };
   }
 
   async function deleteAfterTtl(key: string, job: Job, now: Date): Promise<ReconcileResult | void> {
@@ -213,125 +189,174 @@ export function createJobController(opts: JobControllerOptions): Controller {
   }
 
   async function writeStatus(job: Job, status: JobStatus): Promise<Job> {
-    if (jsonEqual(status, job.status ?? {})) return job;
-    try {
-      // Status only, without a resourceVersion: a spec change meanwhile brings its own pass.
-      return await client.updateStatus<Job>(JOB_RESOURCE, { ...job, metadata: { ...job.metadata, resourceVersion: undefined }, status });
-    } catch (err) {
-      if (err instanceof NotFound) return { ...job, status };
-      throw err;
+    return (await writeStatusIfChanged(client, JOB_RESOURCE, job, status)) ?? { ...job, status };
+  }
+
+  interface Managed {
+    active: Pod[];
+    /** Pods deleted in this pass (they are terminating now). */
+    removed: number;
+    error?: unknown;
+    requeueAfterMs?: number;
+  }
+
+  /** kube's manageJob: suspend, scale down, or create what is missing once the failure back-off allows. */
+  async function manageJob(key: string, job: Job, view: JobView, backoff: BackoffRecord, nowMs: number): Promise<Managed> {
+    const active = view.active;
+    const without = (deleted: Set<string>) => active.filter((p) => !deleted.has(p.metadata.uid ?? ''));
+    if (job.spec.suspend === true) {
+      const r = await removeUncounted(key, job, active);
+      return { active: without(r.deleted), removed: r.deleted.size, error: r.error };
     }
+    const want = wantActive(job, view.succeeded, active.length);
+    const victims = podsToRemove(job, active, want).slice(0, burst);
+    // Deleting takes precedence: an Indexed Job may need both, one pass does one.
+    if (victims.length) {
+      const r = await removeUncounted(key, job, victims);
+      return { active: without(r.deleted), removed: r.deleted.size, error: r.error };
+    }
+    const diff = want - active.length;
+    if (diff <= 0) return { active, removed: 0 };
+    const wait = remainingBackoffMs(backoff, nowMs, backoffBaseMs, backoffMaxMs);
+    if (wait > 0) return { active, removed: 0, requeueAfterMs: wait };
+    const indexes = isIndexedJob(job) ? indexesToCreate(job, view, Math.min(diff, burst)) : undefined;
+    const count = indexes ? indexes.length : Math.min(diff, burst);
+    if (!count) return { active, removed: 0 };
+    const r = await ownedPods.create(key, job, count, (i) => podFromJob(job, indexes?.[i]));
+    if (r.created.length) log.info({ job: key, created: r.created.length }, 'created pods');
+    return { active: [...active, ...r.created], removed: 0, error: r.error };
+  }
+
+  /** kube's syncJob for a Job that has not finished. */
+  async function syncJob(key: string, job: Job, pods: Pod[], now: Date): Promise<ReconcileResult | void> {
+    const nowMs = now.getTime();
+    const ts = rfc3339(now);
+    const deleting = !!job.metadata.deletionTimestamp;
+    const suspended = job.spec.suspend === true;
+    // Before reading the pods: a pod that arrives after this is seen by the next pass.
+    const satisfied = expectations.satisfied(key);
+    const view = viewJob(job, pods);
+    const prev = job.status;
+    let conditions = [...(prev?.conditions ?? [])];
+    // A Job being resumed starts its deadline's clock again (kube resets startTime on resume).
+    const resuming = !suspended && !!conditionTrue(job, 'Suspended');
+    let startTime = resuming ? ts : (prev?.startTime ?? (suspended ? undefined : ts));
+    const backoff = nextBackoffRecord(backoffs.get(key) ?? NO_BACKOFF, view.newSucceeded, view.newFailed);
+    let finishing = pendingFinish(job) ?? failureOf(job, view, pods, startTime, nowMs);
+    const requeues: number[] = [];
+    if (!finishing) {
+      const left = deadlineLeftMs(job, startTime, nowMs);
+      if (left !== undefined) requeues.push(left);
+    }
+    let active = view.active;
+    let terminating = view.terminating;
+    let error: unknown;
+
+    if (finishing) {
+      // Deleted with their finalizer: a pod still running when the Job fails counts as failed.
+      const r = await deletePods(key, job, active);
+      error ??= r.error;
+      // Not declared while some pod may still run or a pod of ours may not be seen yet.
+      if (r.deleted.size !== active.length || !satisfied) finishing = undefined;
+      active = active.filter((p) => !r.deleted.has(p.metadata.uid ?? ''));
+      terminating += r.deleted.size;
+    } else {
+      let managed = false;
+      if (satisfied && !deleting) {
+        managed = true;
+        const r = await manageJob(key, job, view, backoff, nowMs);
+        active = r.active;
+        terminating += r.removed;
+        error ??= r.error;
+        if (r.requeueAfterMs !== undefined) requeues.push(r.requeueAfterMs);
+      }
+      if (isComplete(job, view.succeeded, active.length)) {
+        finishing = COMPLETIONS_REACHED;
+      } else if (managed) {
+        const c = suspended
+          ? newCondition('Suspended', 'True', 'JobSuspended', 'Job suspended', ts)
+          : newCondition('Suspended', 'False', 'JobResumed', 'Job resumed', ts);
+        const r = ensureCondition(conditions, c);
+        conditions = r.conditions;
+        if (r.changed) {
+          await events.normal(job, suspended ? 'Suspended' : 'Resumed', suspended ? 'Job suspended' : 'Job resumed');
+          // The deadline counts time active: a resumed Job starts its clock again.
+          if (!suspended) startTime = ts;
+        }
+      }
+    }
+
+    // Tracking: record the finished pods, release their finalizers, then count them.
+    const plan = planTracking(job, pods, view, finishing, deleting);
+    let status: JobStatus = {
+      active: active.length,
+      succeeded: prev?.succeeded ?? 0,
+      failed: prev?.failed ?? 0,
+      ready: readyCount(active),
+      terminating,
+      uncountedTerminatedPods: uncountedStatus(plan.uncounted),
+    };
+    if (startTime) status.startTime = startTime;
+    if (isIndexedJob(job)) status = withSucceededIndexes(status, plan.succeededIndexes);
+    if (finishing) conditions = ensureCondition(conditions, interimCondition(finishing, ts)).conditions;
+    if (conditions.length) status.conditions = conditions;
+    const withFinalizer = new Set(pods.filter(hasTrackingFinalizer).map((p) => p.metadata.uid ?? ''));
+    // Pods an earlier pass released but did not get to count.
+    status = settleUncounted(status, withFinalizer);
+    let current = await writeStatus(job, status);
+    backoffs.set(key, backoff);
+    const stripped = await finalizers.strip(plan.strip);
+    error ??= stripped.error;
+    for (const uid of stripped.stripped) withFinalizer.delete(uid);
+    status = settleUncounted(status, withFinalizer);
+    let finished = false;
+    if (finishing && !plan.reachedMax) ({ status, finished } = declareFinish(status, finishing, terminating, ts));
+    current = await writeStatus(current, status);
+    if (finished && finishing) {
+      backoffs.delete(key);
+      if (finishing.type === 'Complete') await events.normal(job, 'Completed', 'Job completed');
+      else await events.warning(job, finishing.reason, finishing.message);
+    }
+    if (error !== undefined) throw error;
+    if (finished) {
+      const ttl = await deleteAfterTtl(key, current, now);
+      if (ttl) requeues.push(ttl.requeueAfterMs ?? 0);
+    }
+    return requeues.length ? { requeueAfterMs: Math.max(0, Math.min(...requeues)) } : undefined;
   }
 
   async function reconcile(key: string): Promise<ReconcileResult | void> {
-    const slash = key.indexOf('/');
-    const ns = key.slice(0, slash);
-    const name = key.slice(slash + 1);
-    const job = client.get<Job>(JOB_RESOURCE, ns, name);
+    if (finalizers.isOrphanKey(key)) return finalizers.reconcileOrphan(key);
+    const job = getByKey<Job>(client, JOB_RESOURCE, key);
     if (!job) {
       expectations.forget(key);
+      backoffs.delete(key);
       return;
     }
-    if (job.metadata.deletionTimestamp) return;
     const now = clock();
     const uid = job.metadata.uid ?? '';
-    const owned = client.list<Pod>('pods', { namespace: ns }).items.filter((p) => controllerRef(p)?.uid === uid);
-    const counts = countPods(owned);
-    const prev = job.status;
-    let conditions = prev?.conditions ?? [];
-    const finished = !!conditionTrue(job, 'Complete') || !!conditionTrue(job, 'Failed');
-    const ts = rfc3339(now);
-    const cond = (type: string, reason: string, msg: string, status: JobCondition['status'] = 'True'): JobCondition => ({
-      type,
-      status,
-      reason,
-      message: msg,
-      lastProbeTime: ts,
-      lastTransitionTime: ts,
-    });
-    let startTime = prev?.startTime;
-    let completionTime = prev?.completionTime;
-    let active = counts.active;
-    let error: unknown;
-    let requeueAfterMs: number | undefined;
-
-    const removeActive = async (victims: readonly Pod[]) => {
-      if (!victims.length || !expectations.satisfied(key)) return;
-      const r = await deletePods(key, job, victims);
-      active = active.filter((p) => !r.deleted.has(p.metadata.uid ?? ''));
-      error ??= r.error;
-    };
-
-    if (finished) {
-      // Finished Jobs keep their pods; a failed one's stragglers still go.
-      if (conditionTrue(job, 'Failed')) await removeActive(counts.active);
-    } else if (job.spec.suspend) {
-      await removeActive(counts.active);
-      conditions = setCondition(conditions, cond('Suspended', 'JobSuspended', 'Job suspended'));
-      startTime = undefined;
-    } else {
-      if (conditionTrue(job, 'Suspended')) {
-        conditions = setCondition(conditions, cond('Suspended', 'JobResumed', 'Job resumed', 'False'));
-        startTime = undefined;
-      }
-      startTime ??= ts;
-      const startMs = Date.parse(startTime);
-      const finish = finishOf(job, counts, startMs, now);
-      if (finish?.type === 'Failed') {
-        await removeActive(counts.active);
-        conditions = setCondition(conditions, cond('FailureTarget', finish.reason, finish.message));
-        conditions = setCondition(conditions, cond('Failed', finish.reason, finish.message));
-        await events.warning(job, finish.reason, finish.message);
-      } else if (finish?.type === 'Complete') {
-        conditions = setCondition(conditions, cond('SuccessCriteriaMet', finish.reason, finish.message));
-        conditions = setCondition(conditions, cond('Complete', finish.reason, finish.message));
-        completionTime = ts;
-        await events.normal(job, 'Completed', 'Job completed');
-      } else {
-        const diff = wantActive(job, counts.succeeded) - counts.active.length;
-        if (expectations.satisfied(key)) {
-          if (diff > 0) {
-            const r = await createPods(key, job, Math.min(diff, burst));
-            active = [...active, ...r.created];
-            error ??= r.error;
-          } else if (diff < 0) {
-            await removeActive(rankPodsForDeletion(counts.active).slice(0, Math.min(-diff, burst)));
-          }
-        }
-        const ads = job.spec.activeDeadlineSeconds;
-        if (ads != null) requeueAfterMs = Math.max(0, startMs + ads * 1000 - now.getTime());
-      }
+    const pods = client.list<Pod>('pods', { namespace: job.metadata.namespace }).items.filter((p) => controllerRef(p)?.uid === uid);
+    if (isJobFinished(job)) {
+      backoffs.delete(key);
+      // Every pod that finished in time was counted; what still holds the finalizer is let go uncounted.
+      const { error } = await finalizers.strip(pods.filter(hasTrackingFinalizer));
+      if (error !== undefined) throw error;
+      return deleteAfterTtl(key, job, now);
     }
-
-    const status: JobStatus = {
-      active: active.length,
-      succeeded: counts.succeeded,
-      failed: counts.failed,
-      ready: active.filter(isPodReady).length,
-    };
-    if (startTime) status.startTime = startTime;
-    if (completionTime) status.completionTime = completionTime;
-    if (conditions.length) status.conditions = conditions;
-    const written = await writeStatus(job, status);
-    if (error !== undefined) throw error;
-    const ttl = await deleteAfterTtl(key, written, now);
-    return ttl ?? (requeueAfterMs === undefined ? undefined : { requeueAfterMs });
+    return syncJob(key, job, pods, now);
   }
 
   return defineController({
     name: 'job-controller',
     resyncMs: opts.resyncMs,
     watches: [
-      {
-        resource: JOB_RESOURCE,
-        toKeys: (e) => {
-          if (e.type === 'DELETED') expectations.forget(keyOf(e.object));
-          return [keyOf(e.object)];
-        },
-      },
+      { resource: JOB_RESOURCE, toKeys: jobToKeys },
       { resource: 'pods', toKeys: podToKeys },
     ],
-    onStart: () => expectations.clear(),
+    onStart: () => {
+      expectations.clear();
+      backoffs.clear();
+    },
     reconcile,
   });
 }

@@ -1,17 +1,51 @@
-// What every pod-owning controller (ReplicaSet, DaemonSet, Job) does alike: a
-// pod from its owner's template, and creating and deleting owned pods with the
-// expectations bookkeeping and the Successful/Failed Create/Delete events.
+// What every pod-owning controller (ReplicaSet, DaemonSet, StatefulSet, Job)
+// does alike: the parts it is made of, a pod from its owner's template,
+// creating and deleting owned pods with the expectations bookkeeping and the
+// Successful/Failed Create/Delete events, and the watches that feed those
+// expectations.
 import type { ObjectClient } from '../api/object-client.ts';
 import type { KubeObject, Pod } from '../api/object-types.ts';
 import { NotFound } from '../api/errors.ts';
-import type { EventRecorder } from '../event-recorder.ts';
-import type { Expectations } from './expectations.ts';
+import { createEventRecorder, type EventRecorder } from '../event-recorder.ts';
+import type { Logger } from '../logger.ts';
+import type { ControllerEvent, ControllerWatch } from './controller.ts';
+import { createExpectations, type Expectations } from './expectations.ts';
 import { newControllerRef } from './owner-refs.ts';
 import { slowStartBatch } from './slow-start-batch.ts';
 
 export interface PodTemplate {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string>; finalizers?: string[] };
   spec?: unknown;
+}
+
+/** What every pod-owning controller is made from. */
+export interface PodOwnerControllerOptions {
+  client: ObjectClient;
+  logger: Logger;
+  /** Where SuccessfulCreate/SuccessfulDelete and the like go; by default Events of the controller's component. */
+  events?: EventRecorder;
+  clock?: () => Date;
+  /** How long an unseen write blocks further ones (default 5 min). */
+  expectationsTimeoutMs?: number;
+  /** Periodic full resync (none by default: every change is watched). */
+  resyncMs?: number;
+}
+
+export interface PodOwnerParts {
+  log: Logger;
+  clock: () => Date;
+  events: EventRecorder;
+  expectations: Expectations;
+  ownedPods: OwnedPods;
+}
+
+/** The logger, clock, event recorder, expectations and pod writer of the pod-owning controller named component. */
+export function createPodOwnerParts(opts: PodOwnerControllerOptions, component: string): PodOwnerParts {
+  const { client } = opts;
+  const clock = opts.clock ?? (() => new Date());
+  const events = opts.events ?? createEventRecorder({ client, source: { component }, logger: opts.logger });
+  const expectations = createExpectations({ clock, timeoutMs: opts.expectationsTimeoutMs });
+  return { log: opts.logger.child({ component }), clock, events, expectations, ownedPods: createOwnedPods({ client, events, expectations }) };
 }
 
 export function errorMessage(err: unknown): string {
@@ -36,6 +70,34 @@ export function podFromOwnerTemplate(
   if (t.metadata?.annotations) metadata.annotations = { ...t.metadata.annotations };
   if (t.metadata?.finalizers?.length) metadata.finalizers = [...t.metadata.finalizers];
   return { apiVersion: 'v1', kind: 'Pod', metadata, spec: structuredClone(t.spec ?? { containers: [] }) as Pod['spec'] };
+}
+
+const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name ?? ''}`;
+
+/** The watch of the owners themselves: each change queues its owner; a deleted owner's expectations go. */
+export function ownerWatch(resource: string, expectations: Expectations): ControllerWatch {
+  return {
+    resource,
+    toKeys: (e) => {
+      if (e.type === 'DELETED') expectations.forget(keyOf(e.object));
+      return [keyOf(e.object)];
+    },
+  };
+}
+
+/**
+ * The key of the owner named ownerName of the pod in event, after noting what
+ * the change shows of that owner's expected creates and deletes (a resync's
+ * replays show nothing new).
+ */
+export function observeOwnedPod(expectations: Expectations, event: ControllerEvent, ownerName: string): string {
+  const pod = event.object;
+  const key = `${pod.metadata.namespace ?? 'default'}/${ownerName}`;
+  if (!event.resync) {
+    if (event.type === 'ADDED') expectations.creationObserved(key);
+    if (event.type === 'DELETED' || pod.metadata.deletionTimestamp) expectations.deletionObserved(key, pod.metadata.uid ?? '');
+  }
+  return key;
 }
 
 export interface OwnedPods {

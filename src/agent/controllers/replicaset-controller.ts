@@ -12,19 +12,18 @@
 //   (ready for minReadySeconds), observedGeneration, and a ReplicaFailure
 //   condition while creates or deletes fail.
 // A ReplicaSet being deleted is left alone (the garbage collector handles its pods).
-import type { ObjectClient } from '../api/object-client.ts';
 import type { KubeObject, Pod, PodSpec } from '../api/object-types.ts';
 import { NotFound } from '../api/errors.ts';
 import { rfc3339 } from '../api/registry.ts';
 import { isEmptySelector, selectorMatches } from '../api/admission/label-selector.ts';
 import type { LabelSelectorShape } from '../api/admission/schemas.ts';
-import { createEventRecorder, type EventRecorder } from '../event-recorder.ts';
-import type { Logger } from '../logger.ts';
-import { jsonEqual } from '../store/json-equal.ts';
 import { defineController, type Controller, type ControllerEvent, type ReconcileResult } from './controller.ts';
-import { createExpectations } from './expectations.ts';
 import { controllerRef, groupOf, newControllerRef, withOwnerRefs, withoutOwner } from './owner-refs.ts';
-import { createOwnedPods, errorMessage as message, podFromOwnerTemplate } from './owned-pods.ts';
+import { getByKey, writeStatusIfChanged } from './keyed-object.ts';
+import { createPodOwnerParts, errorMessage as message, observeOwnedPod, ownerWatch, podFromOwnerTemplate, type PodOwnerControllerOptions } from './owned-pods.ts';
+import { isPodAvailable, isPodReady, readyCondition, requeueWhenAvailable } from './pod-availability.ts';
+
+export { isPodAvailable, isPodReady } from './pod-availability.ts';
 
 export const REPLICASET_RESOURCE = 'replicasets.apps';
 const KIND = 'ReplicaSet';
@@ -63,18 +62,10 @@ export interface ReplicaSet extends KubeObject {
   status?: ReplicaSetStatus;
 }
 
-export interface ReplicaSetControllerOptions {
-  client: ObjectClient;
-  logger: Logger;
-  /** Where SuccessfulCreate/SuccessfulDelete go; by default Events of component `replicaset-controller`. */
-  events?: EventRecorder;
-  clock?: () => Date;
+/** Events go by default to component `replicaset-controller`. */
+export interface ReplicaSetControllerOptions extends PodOwnerControllerOptions {
   /** Most pods created or deleted per pass (default 500). */
   burstReplicas?: number;
-  /** How long an unseen write blocks further ones (default 5 min). */
-  expectationsTimeoutMs?: number;
-  /** Periodic full resync (none by default: every change is watched). */
-  resyncMs?: number;
 }
 
 // ---- pure helpers ---------------------------------------------------------
@@ -82,36 +73,6 @@ export interface ReplicaSetControllerOptions {
 /** Not finished and not being deleted: what counts towards spec.replicas. */
 export function isPodActive(pod: Pod): boolean {
   return pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed' && !pod.metadata.deletionTimestamp;
-}
-
-function readyCondition(pod: Pod) {
-  return pod.status?.conditions?.find((c) => c.type === 'Ready');
-}
-
-export function isPodReady(pod: Pod): boolean {
-  return readyCondition(pod)?.status === 'True';
-}
-
-/** Ready, and for at least minReadySeconds. */
-export function isPodAvailable(pod: Pod, minReadySeconds: number, now: Date): boolean {
-  if (!isPodReady(pod)) return false;
-  if (minReadySeconds <= 0) return true;
-  const since = Date.parse(readyCondition(pod)?.lastTransitionTime ?? '');
-  return Number.isFinite(since) && since + minReadySeconds * 1000 <= now.getTime();
-}
-
-/** Milliseconds until the next ready pod becomes available; undefined when none waits. */
-function nextAvailableInMs(pods: Pod[], minReadySeconds: number, now: Date): number | undefined {
-  if (minReadySeconds <= 0) return undefined;
-  let next: number | undefined;
-  for (const p of pods) {
-    if (!isPodReady(p) || isPodAvailable(p, minReadySeconds, now)) continue;
-    const since = Date.parse(readyCondition(p)?.lastTransitionTime ?? '');
-    if (!Number.isFinite(since)) continue;
-    const ms = since + minReadySeconds * 1000 - now.getTime();
-    next = next === undefined ? ms : Math.min(next, ms);
-  }
-  return next;
 }
 
 const PHASE_ORDER: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
@@ -211,12 +172,8 @@ export function podFromTemplate(rs: ReplicaSet): Pod {
 
 export function createReplicaSetController(opts: ReplicaSetControllerOptions): Controller {
   const { client } = opts;
-  const log = opts.logger.child({ component: 'replicaset-controller' });
-  const clock = opts.clock ?? (() => new Date());
+  const { log, clock, events, expectations, ownedPods } = createPodOwnerParts(opts, 'replicaset-controller');
   const burst = opts.burstReplicas ?? DEFAULT_BURST;
-  const events = opts.events ?? createEventRecorder({ client, source: { component: 'replicaset-controller' }, logger: opts.logger });
-  const expectations = createExpectations({ clock, timeoutMs: opts.expectationsTimeoutMs });
-  const ownedPods = createOwnedPods({ client, events, expectations });
   const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name ?? ''}`;
 
   function selects(rs: ReplicaSet, pod: Pod): boolean {
@@ -234,12 +191,7 @@ export function createReplicaSetController(opts: ReplicaSetControllerOptions): C
     const ref = controllerRef(pod);
     if (ref) {
       if (!isOurKind(ref)) return [];
-      const key = `${pod.metadata.namespace ?? 'default'}/${ref.name}`;
-      if (!event.resync) {
-        if (event.type === 'ADDED') expectations.creationObserved(key);
-        if (event.type === 'DELETED' || pod.metadata.deletionTimestamp) expectations.deletionObserved(key, pod.metadata.uid ?? '');
-      }
-      return [key];
+      return [observeOwnedPod(expectations, event, ref.name)];
     }
     if (event.type === 'DELETED' || !isPodActive(pod)) return [];
     // An orphan: every ReplicaSet that selects it may adopt it.
@@ -315,43 +267,26 @@ export function createReplicaSetController(opts: ReplicaSetControllerOptions): C
   }
 
   async function reconcile(key: string): Promise<ReconcileResult | void> {
-    const slash = key.indexOf('/');
-    const ns = key.slice(0, slash);
-    const name = key.slice(slash + 1);
-    const rs = client.get<ReplicaSet>(REPLICASET_RESOURCE, ns, name);
+    const rs = getByKey<ReplicaSet>(client, REPLICASET_RESOURCE, key);
     if (!rs) {
       expectations.forget(key);
       return;
     }
-    const claimed = await claimPods(rs, client.list<Pod>('pods', { namespace: ns }).items);
+    const claimed = await claimPods(rs, client.list<Pod>('pods', { namespace: rs.metadata.namespace }).items);
     let managed: Managed = { pods: claimed };
     if (!rs.metadata.deletionTimestamp && expectations.satisfied(key)) managed = await manageReplicas(key, rs, claimed);
     const now = clock();
     const status = replicaSetStatus(rs, managed.pods, now, managed.failure);
-    if (!jsonEqual(status, rs.status ?? {})) {
-      try {
-        // Status only, without a resourceVersion: a spec change meanwhile brings its own pass.
-        await client.updateStatus<ReplicaSet>(REPLICASET_RESOURCE, { ...rs, metadata: { ...rs.metadata, resourceVersion: undefined }, status });
-      } catch (err) {
-        if (!(err instanceof NotFound)) throw err;
-      }
-    }
+    await writeStatusIfChanged(client, REPLICASET_RESOURCE, rs, status);
     if (managed.failure) throw managed.failure.error;
-    const next = nextAvailableInMs(managed.pods, rs.spec.minReadySeconds ?? 0, now);
-    return next === undefined ? undefined : { requeueAfterMs: next };
+    return requeueWhenAvailable(managed.pods, rs.spec.minReadySeconds ?? 0, now);
   }
 
   return defineController({
     name: 'replicaset-controller',
     resyncMs: opts.resyncMs,
     watches: [
-      {
-        resource: REPLICASET_RESOURCE,
-        toKeys: (e) => {
-          if (e.type === 'DELETED') expectations.forget(keyOf(e.object));
-          return [keyOf(e.object)];
-        },
-      },
+      ownerWatch(REPLICASET_RESOURCE, expectations),
       { resource: 'pods', toKeys: podToKeys },
     ],
     onStart: () => expectations.clear(),

@@ -58,8 +58,10 @@ export function createWorkQueue(opts: {
       return;
     }
     queued.delete(key);
-    running = opts
-      .reconcile(key)
+    // Started a microtask later, so `running` is set before it runs: a reconcile whose
+    // first write synchronously queues its own key must not start a second one beside it.
+    running = Promise.resolve()
+      .then(() => opts.reconcile(key))
       .then(
         () => {
           failures.delete(key);

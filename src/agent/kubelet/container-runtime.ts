@@ -40,6 +40,17 @@ export interface ContainerCreateSpec {
    * namespace (the pod sandbox): containers joined to it share its resolv.conf.
    */
   dns?: ContainerDnsConfig;
+  /** Host paths bound into the container (pod volumes); the kubelet resolves subPaths into hostPath. */
+  mounts?: ContainerMount[];
+}
+
+/** A bind mount: hostPath must exist (the engine does not create it). */
+export interface ContainerMount {
+  /** Absolute path on the host (a directory or a file). */
+  hostPath: string;
+  /** Absolute path inside the container. */
+  containerPath: string;
+  readOnly: boolean;
 }
 
 export interface ContainerDnsConfig {
@@ -72,6 +83,8 @@ export interface ContainerInfo {
   tty: boolean;
   /** The resolver settings it was created with, when any. */
   dns?: ContainerDnsConfig;
+  /** Its bind mounts, when any. */
+  mounts?: ContainerMount[];
 }
 
 export interface ContainerLogOptions {

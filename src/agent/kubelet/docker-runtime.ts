@@ -9,6 +9,7 @@ import type {
   ContainerEvent,
   ContainerInfo,
   ContainerLogOptions,
+  ContainerMount,
   ContainerRuntime,
   ContainerStateName,
   RuntimeInfo,
@@ -52,6 +53,11 @@ export function renderResolvConf(dns: ContainerDnsConfig): string {
   return lines.join('\n') + '\n';
 }
 
+function mountsOf(mounts: { Type?: string; Source?: string; Destination?: string; RW?: boolean }[] | undefined): ContainerMount[] | undefined {
+  const binds = (mounts ?? []).filter((m) => m.Type === 'bind');
+  return binds.length ? binds.map((m) => ({ hostPath: m.Source ?? '', containerPath: m.Destination ?? '', readOnly: m.RW === false })) : undefined;
+}
+
 function dnsOf(hc: { Dns?: string[] | null; DnsSearch?: string[] | null; DnsOptions?: string[] | null } | undefined): ContainerDnsConfig | undefined {
   const dns = { nameservers: hc?.Dns ?? [], searches: hc?.DnsSearch ?? [], options: hc?.DnsOptions ?? [] };
   return dns.nameservers.length || dns.searches.length || dns.options.length ? dns : undefined;
@@ -92,6 +98,7 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
     // error: for a pod that is an exit (ContainerCannotRun), restarted by policy.
     const cannotRun = mapState(c.State?.Status) === 'created' && Boolean(c.State?.Error);
     const state = cannotRun ? 'exited' : mapState(c.State?.Status);
+    const mounts = mountsOf(c.Mounts);
     return {
       id: c.Id,
       name: c.Name.replace(/^\//, ''),
@@ -108,6 +115,7 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
       ipAddresses,
       tty: Boolean(c.Config?.Tty),
       dns: dnsOf(c.HostConfig),
+      ...(mounts ? { mounts } : {}),
     };
   }
 
@@ -216,6 +224,10 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): ContainerRuntim
           CpuQuota: spec.cpuQuota,
           CpuPeriod: spec.cpuPeriod,
           ...(spec.storageSizeBytes ? { StorageOpt: { size: String(spec.storageSizeBytes) } } : {}),
+          // Mounts, not Binds: a missing source is an error instead of a directory Docker creates as root.
+          ...(spec.mounts?.length
+            ? { Mounts: spec.mounts.map((m) => ({ Type: 'bind' as const, Source: m.hostPath, Target: m.containerPath, ReadOnly: m.readOnly })) }
+            : {}),
           ...(spec.dns ? { Dns: spec.dns.nameservers, DnsSearch: spec.dns.searches, DnsOptions: spec.dns.options } : {}),
           ...(spec.deviceRequests?.length
             ? {

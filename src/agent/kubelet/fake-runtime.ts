@@ -1,6 +1,8 @@
 // An in-memory ContainerRuntime for unit tests. Containers do nothing by
 // themselves: a test scripts what each one does (exit code, delay, log lines,
 // whether it traps SIGTERM) through behave(), or ends it with exit().
+import { existsSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type {
   ContainerCreateSpec,
@@ -148,6 +150,16 @@ export function createFakeRuntime(): FakeRuntime {
       if (spec.dns && spec.networkMode?.startsWith('container:')) {
         throw new Error('conflicting options: dns and the network mode');
       }
+      // As Docker with Mounts: the source must exist, targets are absolute and unique.
+      const targets = new Set<string>();
+      for (const m of spec.mounts ?? []) {
+        if (!isAbsolute(m.containerPath)) throw new Error(`invalid mount config: mount path must be absolute: ${m.containerPath}`);
+        if (targets.has(m.containerPath)) throw new Error(`Duplicate mount point: ${m.containerPath}`);
+        targets.add(m.containerPath);
+        if (!isAbsolute(m.hostPath) || !existsSync(m.hostPath)) {
+          throw new Error(`invalid mount config for type "bind": bind source path does not exist: ${m.hostPath}`);
+        }
+      }
       const id = `fake${String(nextId++).padStart(12, '0')}`;
       calls.push({ op: 'create', id });
       containers.set(id, {
@@ -169,6 +181,7 @@ export function createFakeRuntime(): FakeRuntime {
           tty: spec.tty ?? false,
           // Empty settings are no settings, as Docker reports them.
           ...(spec.dns && Object.values(spec.dns).some((v) => v.length) ? { dns: structuredClone(spec.dns) } : {}),
+          ...(spec.mounts?.length ? { mounts: structuredClone(spec.mounts) } : {}),
         },
       });
       return id;

@@ -21,6 +21,8 @@ export interface KubeletEvents {
   unhealthy(pod: Pod, kind: ProbeKind, output: string): Promise<void>;
   failedPostStartHook(pod: Pod, message: string): Promise<void>;
   failedPreStopHook(pod: Pod, message: string): Promise<void>;
+  /** The pod's volumes could not be set up; it waits in ContainerCreating. */
+  failedMount(pod: Pod, message: string): Promise<void>;
 }
 
 const KIND_LABEL: Record<ProbeKind, string> = { liveness: 'Liveness', readiness: 'Readiness', startup: 'Startup' };
@@ -57,5 +59,6 @@ export function createKubeletEvents(recorder: EventRecorder): KubeletEvents {
     unhealthy: (pod, kind, output) => recorder.warning(obj(pod), 'Unhealthy', `${KIND_LABEL[kind]} probe failed: ${output}`),
     failedPostStartHook: (pod, message) => recorder.warning(obj(pod), 'FailedPostStartHook', message),
     failedPreStopHook: (pod, message) => recorder.warning(obj(pod), 'FailedPreStopHook', message),
+    failedMount: (pod, message) => recorder.warning(obj(pod), 'FailedMount', message),
   };
 }

@@ -9,7 +9,7 @@ import type { Container, KubeObject, Pod } from '../api/object-types.ts';
 import { ApiError, BadRequest, NotFound } from '../api/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { StoreEvent } from '../store/object-store.ts';
-import type { ContainerInfo, ContainerRuntime } from './container-runtime.ts';
+import type { ContainerInfo, ContainerMount, ContainerRuntime } from './container-runtime.ts';
 import type { LogOptions, PodLogSource } from './log-source.ts';
 import { createBackoff, formatDuration, type BackoffConfig } from './backoff.ts';
 import { ContainerConfigError, envList, expandVars, resolveEnv, type EnvSources } from './env.ts';
@@ -39,6 +39,8 @@ import type { ProbeClock } from './probes/probe-types.ts';
 import { podDnsSettings } from './pod-dns.ts';
 import { parseResolvConf } from '../dns/resolv-conf.ts';
 import { CLUSTER_DOMAIN } from '../dns/dns-records.ts';
+import { createVolumeManager } from './volume-manager.ts';
+import { kubeletVolumePaths, type ReadyVolume } from './pod-volumes.ts';
 
 export interface KubeletOptions {
   nodeName: string;
@@ -80,6 +82,12 @@ export interface KubeletOptions {
   clusterDns?: () => string | undefined;
   /** The node's resolv.conf, into which dnsPolicy Default pods' dnsConfig merges; default /etc/resolv.conf. */
   resolvConfPath?: string;
+  /**
+   * The agent's data directory: pods' own volumes go under <dataDir>/pods, local
+   * persistent volumes under <dataDir>/volumes. Without it, pods with emptyDir,
+   * configMap or secret volumes wait with FailedMount.
+   */
+  dataDir?: string;
 }
 
 export interface Kubelet extends PodLogSource {
@@ -106,6 +114,8 @@ interface PodWorker {
   pullErrors: Map<string, string>;
   /** Set when admission rejected the pod or it is being evicted. */
   failure?: PodFailure;
+  /** The pod's volumes as last set up, by volume name. */
+  volumes?: ReadonlyMap<string, ReadyVolume>;
 }
 
 const DEFAULT_SANDBOX_IMAGE = 'mesh.local/busybox:latest';
@@ -132,6 +142,8 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
   const backoffCfg = { initialMs: opts.backoff?.initialMs ?? 10_000, maxMs: opts.backoff?.maxMs ?? 300_000 };
   const resetAfterMs = opts.backoff?.resetAfterMs ?? 600_000;
   const backoff = createBackoff(backoffCfg);
+  // Volume set-up retries sooner than image pulls: a claim being bound is a matter of moments.
+  const mountBackoff = createBackoff({ initialMs: Math.min(RETRY_MS, backoffCfg.initialMs), maxMs: Math.min(30_000, backoffCfg.maxMs) });
   const resyncMs = opts.resyncMs ?? 10_000;
   const workers = new Map<string, PodWorker>();
   const resources = createPodResources({ gpus: opts.gpus ?? countNvidiaGpus() });
@@ -149,6 +161,13 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
     },
     clock: opts.probes?.clock,
     secondMs: opts.probes?.secondMs,
+  });
+  const volumes = createVolumeManager({
+    nodeName,
+    client,
+    logger: log,
+    ...(opts.dataDir ? { paths: kubeletVolumePaths(opts.dataDir) } : {}),
+    ...(opts.secrets ? { secrets: opts.secrets } : {}),
   });
   let runtimeName = 'docker';
   let stopped = true;
@@ -234,6 +253,7 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
   function forget(w: PodWorker): void {
     if (w.timer) clearTimeout(w.timer);
     backoff.resetPrefix(`${w.uid}/`);
+    mountBackoff.resetPrefix(`${w.uid}/`);
     resources.release(w.uid);
     health.forget(w.uid);
     workers.delete(w.uid);
@@ -392,8 +412,10 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
     }
     if (!(await ensureImage(w, c, pod))) return;
     let env: Map<string, string>;
+    let mounts: ContainerMount[];
     try {
       env = resolveEnv(pod, c, { podIP: sandboxIP(pod, sandbox), hostIP }, await envSourcesFor(pod));
+      mounts = await volumes.mounts(c, w.volumes ?? new Map());
     } catch (err) {
       if (!(err instanceof ContainerConfigError)) throw err;
       w.waiting.set(c.name, { reason: 'CreateContainerConfigError', message: err.message });
@@ -417,6 +439,7 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       networkMode: `container:${sandbox.id}`,
       tty: c.tty,
       stdin: c.stdin,
+      ...(mounts.length ? { mounts } : {}),
       ...resourceSettings,
     });
     if (latest) backoff.next(key, now);
@@ -451,6 +474,7 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
     if (!pod || pod.metadata.uid !== w.uid || pod.spec.nodeName !== nodeName) {
       await removeAll(await podContainers(w.uid));
       forget(w);
+      await volumes.tearDown(w.uid);
       return;
     }
     if (pod.metadata.deletionTimestamp) {
@@ -477,7 +501,8 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
     }
     const phase = podPhase(pod, instances);
     // Until the pod network is up only host-network pods start; its readiness enqueues every pod.
-    if (phase !== 'Succeeded' && phase !== 'Failed' && (podNetwork !== undefined || pod.spec.hostNetwork === true)) {
+    // Volumes come first: a pod whose volumes cannot be set up waits in ContainerCreating.
+    if (phase !== 'Succeeded' && phase !== 'Failed' && (podNetwork !== undefined || pod.spec.hostNetwork === true) && (await mountVolumes(w, pod))) {
       const sandbox = await ensureSandbox(pod, sandboxes, instances);
       if (sandbox !== sandboxes[0]) ({ sandboxes, instances } = byName(await podContainers(w.uid)));
       await startWhatIsDue(w, pod, instances, sandbox);
@@ -510,6 +535,22 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
         throw err;
       }
     }
+  }
+
+  /** True when every volume of the pod is ready; otherwise a FailedMount event and a retry. */
+  async function mountVolumes(w: PodWorker, pod: Pod): Promise<boolean> {
+    const key = `${w.uid}/mount`;
+    const r = await volumes.setUp(pod);
+    if (r.ok) {
+      w.volumes = r.volumes;
+      mountBackoff.reset(key);
+      return true;
+    }
+    log.info({ pod: podKey(pod), volumes: r.unmounted }, 'volumes not ready');
+    await events.failedMount(pod, r.message);
+    mountBackoff.next(key, Date.now());
+    requeueAfter(w, mountBackoff.remaining(key, Date.now()) + 5);
+    return false;
   }
 
   async function startWhatIsDue(w: PodWorker, pod: Pod, instances: Map<string, ContainerInfo[]>, sandbox: ContainerInfo): Promise<void> {
@@ -559,6 +600,7 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
     await Promise.all(running('init').map(stop));
     await Promise.all(running('sandbox').map((c) => runtime.stopContainer(c.id, grace)));
     await removeAll(all);
+    await volumes.tearDown(w.uid);
     try {
       await client.delete('pods', w.namespace, w.name, { gracePeriodSeconds: 0, preconditions: { uid: w.uid } });
     } catch (err) {
@@ -602,6 +644,8 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
     });
     if (orphans.length) log.info({ count: orphans.length }, 'removing containers of pods that no longer exist');
     await removeAll(orphans);
+    // Volume directories of pods this kubelet no longer runs; none while stopping, when workers are cleared.
+    await volumes.sweep((uid) => stopped || workers.has(uid));
   }
 
   function resync(): void {
@@ -624,6 +668,10 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
         },
         (err) => log.error({ err }, 'the pod network failed; pods without host networking cannot start'),
       );
+      await volumes.start((uid) => {
+        const w = workers.get(uid);
+        if (w) enqueue(w);
+      });
       unEvents = runtime.onEvent((e) => {
         if (e.labels[LABEL_NODE] !== nodeName) return;
         const w = workers.get(e.labels[LABEL_POD_UID] ?? '');
@@ -644,6 +692,7 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       stopped = true;
       unwatch?.();
       unEvents?.();
+      volumes.stop();
       if (resyncTimer) clearInterval(resyncTimer);
       for (const w of workers.values()) if (w.timer) clearTimeout(w.timer);
       await Promise.all([...workers.values()].map((w) => w.done));

@@ -5,10 +5,13 @@
 // time), so the next pod is scheduled without waiting for the write, as
 // kube-scheduler's binding cycle does. Pods that fit nowhere get
 // PodScheduled=False and a FailedScheduling event and are retried when a node
-// changes in a way the scheduler reads, or a bound pod goes away.
+// changes in a way the scheduler reads, a claim or volume changes, or a bound
+// pod goes away. Before a binding is written, the pod's unbound claims are
+// bound or provisioned for the chosen node (volume-provisioner.ts).
 // It runs only on the Raft leader (agent.ts makes one per leadership term).
 import type { ObjectClient } from '../api/object-client.ts';
 import type { KubeObject, Pod, PodCondition } from '../api/object-types.ts';
+import type { PersistentVolume, PersistentVolumeClaim } from '../api/persistent-volume-types.ts';
 import { createWorkQueue } from '../controllers/work-queue.ts';
 import type { EventRecorder } from '../event-recorder.ts';
 import type { Logger } from '../logger.ts';
@@ -18,6 +21,8 @@ import { createDefaultPlugins } from './default-plugins.ts';
 import type { SchedulerPlugin } from './framework.ts';
 import { scheduleOne } from './scheduling-cycle.ts';
 import type { SchedNode } from './scheduling-shapes.ts';
+import { podClaimNames } from './volume-matching.ts';
+import { createVolumeProvisioner, PV_RESOURCE, PVC_RESOURCE, type VolumeProvisioner } from './volume-provisioner.ts';
 
 export interface PodBinding {
   bind(namespace: string, name: string, nodeName: string): Promise<unknown>;
@@ -60,6 +65,8 @@ export function createBinder(opts: {
   plugins?: readonly SchedulerPlugin[];
   /** Bindings written at once (default 16). */
   maxConcurrentBinds?: number;
+  /** Binds and provisions claims before a pod's binding; the local-path provisioner when absent. */
+  volumes?: VolumeProvisioner;
 }): Binder {
   const { client } = opts;
   const clock = opts.clock ?? (() => new Date());
@@ -68,8 +75,11 @@ export function createBinder(opts: {
   const unsubscribes: Unsubscribe[] = [];
   const plugins = opts.plugins ?? createDefaultPlugins();
   const snapshot = createClusterSnapshot();
+  const volumes = opts.volumes ?? createVolumeProvisioner({ client, logger: opts.logger, events: opts.events });
   /** Keys of pods that need a node, as the watch last showed them. */
   const pending = new Set<string>();
+  /** The pending pods with persistentVolumeClaim volumes: the only ones a claim or volume change can help. */
+  const pendingWithClaims = new Set<string>();
   const inFlight = new Set<Promise<void>>();
   const bindFailures = new Map<string, number>();
   let startIndex = 0;
@@ -82,6 +92,7 @@ export function createBinder(opts: {
     const name = pod.metadata.name ?? '';
     if (type === 'DELETED') {
       pending.delete(key);
+      pendingWithClaims.delete(key);
       if (snapshot.removePod(namespace, name)) enqueuePending();
       return;
     }
@@ -90,8 +101,12 @@ export function createBinder(opts: {
     const isCounted = snapshot.pod(namespace, name) !== undefined;
     if (needsBinding(pod)) {
       pending.add(key);
+      if (podClaimNames(pod.spec.volumes).length > 0) pendingWithClaims.add(key);
       queue.add(key);
-    } else pending.delete(key);
+    } else {
+      pending.delete(key);
+      pendingWithClaims.delete(key);
+    }
     // A pod that finished or left frees what it held: waiting pods may fit now.
     if (wasCounted && !isCounted) enqueuePending();
   }
@@ -100,6 +115,24 @@ export function createBinder(opts: {
     const changed = type === 'DELETED' ? snapshot.removeNode(node.metadata.name ?? '') : snapshot.setNode(node);
     // Heartbeats change nothing the scheduler reads; only real changes retry waiting pods.
     if (changed) enqueuePending();
+  }
+
+  function observeClaim(type: string, pvc: PersistentVolumeClaim): void {
+    const changed = type === 'DELETED' ? snapshot.removeClaim(pvc.metadata.namespace ?? 'default', pvc.metadata.name ?? '') : snapshot.setClaim(pvc);
+    if (changed) for (const key of pendingWithClaims) queue.add(key);
+  }
+
+  function observeVolume(type: string, pv: PersistentVolume): void {
+    const changed = type === 'DELETED' ? snapshot.removeVolume(pv.metadata.name ?? '') : snapshot.setVolume(pv);
+    if (changed) for (const key of pendingWithClaims) queue.add(key);
+  }
+
+  function retryLater(key: string): number {
+    const n = (bindFailures.get(key) ?? 0) + 1;
+    bindFailures.set(key, n);
+    const delay = Math.min(BIND_RETRY_MAX_MS, BIND_RETRY_BASE_MS * 2 ** (n - 1));
+    queue.addAfter(key, delay);
+    return delay;
   }
 
   function enqueuePending(): void {
@@ -132,14 +165,22 @@ export function createBinder(opts: {
     const namespace = pod.metadata.namespace ?? 'default';
     const name = pod.metadata.name ?? '';
     try {
+      const blocked = await volumes.prepare(pod, nodeName);
+      if (blocked) {
+        snapshot.forget(namespace, name);
+        const delay = retryLater(key);
+        log.info({ pod: key, node: nodeName, retryInMs: delay, reason: blocked.unschedulable }, 'volumes not ready on the chosen node');
+        const current = client.get<Pod>('pods', namespace, name);
+        if (current && needsBinding(current)) {
+          await markUnschedulable(current, blocked.unschedulable).catch((err) => log.warn({ err, pod: key }, 'marking the pod unschedulable failed'));
+        }
+        return;
+      }
       await opts.binding.bind(namespace, name, nodeName);
     } catch (err) {
       snapshot.forget(namespace, name);
-      const n = (bindFailures.get(key) ?? 0) + 1;
-      bindFailures.set(key, n);
-      const delay = Math.min(BIND_RETRY_MAX_MS, BIND_RETRY_BASE_MS * 2 ** (n - 1));
-      log.warn({ err, pod: key, node: nodeName, attempt: n, retryInMs: delay }, 'bind failed');
-      queue.addAfter(key, delay);
+      const delay = retryLater(key);
+      log.warn({ err, pod: key, node: nodeName, attempt: bindFailures.get(key), retryInMs: delay }, 'bind failed');
       return;
     }
     bindFailures.delete(key);
@@ -176,9 +217,14 @@ export function createBinder(opts: {
   function load(): void {
     for (const node of client.list<SchedNode>('nodes').items) snapshot.setNode(node);
     for (const ns of client.list('namespaces').items) snapshot.setNamespaceLabels(ns.metadata.name ?? '', ns.metadata.labels ?? {});
+    for (const pvc of client.list<PersistentVolumeClaim>(PVC_RESOURCE).items) snapshot.setClaim(pvc);
+    for (const pv of client.list<PersistentVolume>(PV_RESOURCE).items) snapshot.setVolume(pv);
     for (const pod of client.list<Pod>('pods').items) {
       snapshot.setPod(pod);
-      if (needsBinding(pod)) pending.add(keyOf(pod));
+      if (needsBinding(pod)) {
+        pending.add(keyOf(pod));
+        if (podClaimNames(pod.spec.volumes).length > 0) pendingWithClaims.add(keyOf(pod));
+      }
     }
   }
 
@@ -191,6 +237,9 @@ export function createBinder(opts: {
         client.watch('namespaces', {}, (e) =>
           snapshot.setNamespaceLabels(e.object.metadata.name ?? '', e.type === 'DELETED' ? undefined : (e.object.metadata.labels ?? {})),
         ),
+        // A claim or volume that appears, binds or frees up may make a waiting pod fit.
+        client.watch(PVC_RESOURCE, {}, (e) => observeClaim(e.type, e.object as PersistentVolumeClaim)),
+        client.watch(PV_RESOURCE, {}, (e) => observeVolume(e.type, e.object as PersistentVolume)),
       );
       load();
       enqueuePending();

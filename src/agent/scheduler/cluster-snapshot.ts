@@ -5,7 +5,9 @@
 // sees it before the write comes back). A label index per namespace lets the
 // affinity and spread plugins find matching pods without scanning them all.
 import type { KubeObject, Pod } from '../api/object-types.ts';
+import { LOCAL_VOLUME_ROOT_ANNOTATION, type PersistentVolume, type PersistentVolumeClaim } from '../api/persistent-volume-types.ts';
 import type { CompiledLabelSelector, Requirement } from './label-selector.ts';
+import { effectiveTaints } from './condition-taints.ts';
 import { parseAllocatable, type Resources } from './pod-requests.ts';
 import { buildPodInfo, isPodInfo, podKey, type AffinityTerm, type PodInfo } from './pod-info.ts';
 import type { SchedNode, Taint } from './scheduling-shapes.ts';
@@ -15,6 +17,7 @@ export interface NodeInfo {
   /** Undefined while pods name a node the snapshot has not seen (such a node is never a candidate). */
   node: SchedNode | undefined;
   labels: Readonly<Record<string, string>>;
+  /** spec.taints plus the not-ready / unreachable taints of its Ready condition (condition-taints.ts). */
   taints: readonly Taint[];
   unschedulable: boolean;
   ready: boolean;
@@ -77,6 +80,15 @@ export interface ClusterSnapshot {
   topologyDomains(key: string): ReadonlyMap<string, number>;
   /** Adds placeholder pods to a node's count (schedulePod's legacy Map argument). */
   addPodCount(nodeName: string, count: number): void;
+  /** Adds or updates a claim; true when anything the volume filter reads changed. */
+  setClaim(claim: PersistentVolumeClaim): boolean;
+  removeClaim(namespace: string, name: string): boolean;
+  claim(namespace: string, name: string): PersistentVolumeClaim | undefined;
+  /** Adds or updates a volume; true when anything the volume filter reads changed. */
+  setVolume(volume: PersistentVolume): boolean;
+  removeVolume(name: string): boolean;
+  volume(name: string): PersistentVolume | undefined;
+  volumes(): Iterable<PersistentVolume>;
 }
 
 interface NamespaceIndex {
@@ -126,6 +138,8 @@ export function createClusterSnapshot(): ClusterSnapshot {
   const termsByLabel = new Map<string, Map<string, Set<IndexedTerm>>>();
   const termsUnindexed = new Set<IndexedTerm>();
   const nsLabels = new Map<string, Readonly<Record<string, string>>>();
+  const claims = new Map<string, PersistentVolumeClaim>();
+  const pvs = new Map<string, PersistentVolume>();
   let list: NodeInfo[] | undefined;
   // Per label key; dropped whenever a node comes, goes or relabels (rare next to pod changes).
   const domains = new Map<string, Map<string, number>>();
@@ -316,7 +330,7 @@ export function createClusterSnapshot(): ClusterSnapshot {
       const name = node.metadata.name ?? '';
       const n = info(name);
       const labels = node.metadata.labels ?? NO_LABELS;
-      const taints = Array.isArray(node.spec?.taints) ? node.spec.taints : [];
+      const taints = effectiveTaints(node);
       const unschedulable = !!node.spec?.unschedulable;
       const ready = isReady(node);
       const alloc = node.status?.allocatable;
@@ -326,7 +340,8 @@ export function createClusterSnapshot(): ClusterSnapshot {
         JSON.stringify(n.taints) !== JSON.stringify(taints) ||
         n.unschedulable !== unschedulable ||
         n.ready !== ready ||
-        JSON.stringify(n.node.status?.allocatable) !== JSON.stringify(alloc);
+        JSON.stringify(n.node.status?.allocatable) !== JSON.stringify(alloc) ||
+        n.node.metadata.annotations?.[LOCAL_VOLUME_ROOT_ANNOTATION] !== node.metadata.annotations?.[LOCAL_VOLUME_ROOT_ANNOTATION];
       if (n.node === undefined) list = undefined;
       if (n.node === undefined || !sameRecord(n.labels, labels)) domains.clear();
       n.node = node;
@@ -430,8 +445,38 @@ export function createClusterSnapshot(): ClusterSnapshot {
     addPodCount(nodeName, count) {
       info(nodeName).podCount += count;
     },
+    setClaim(claim) {
+      const key = podKey(claim.metadata.namespace, claim.metadata.name);
+      const changed = !sameStorageObject(claims.get(key), claim);
+      claims.set(key, claim);
+      return changed;
+    },
+    removeClaim: (namespace, name) => claims.delete(podKey(namespace, name)),
+    claim: (namespace, name) => claims.get(podKey(namespace, name)),
+    setVolume(volume) {
+      const name = volume.metadata.name ?? '';
+      const changed = !sameStorageObject(pvs.get(name), volume);
+      pvs.set(name, volume);
+      return changed;
+    },
+    removeVolume: (name) => pvs.delete(name),
+    volume: (name) => pvs.get(name),
+    volumes: () => pvs.values(),
   };
   return snapshot;
+}
+
+/** What the volume filter reads of a claim or volume: its spec, status, labels, class annotation and deletion. */
+function sameStorageObject(a: PersistentVolume | PersistentVolumeClaim | undefined, b: PersistentVolume | PersistentVolumeClaim): boolean {
+  if (!a) return false;
+  return (
+    JSON.stringify(a.spec) === JSON.stringify(b.spec) &&
+    JSON.stringify(a.status) === JSON.stringify(b.status) &&
+    JSON.stringify(a.metadata.labels) === JSON.stringify(b.metadata.labels) &&
+    JSON.stringify(a.metadata.annotations) === JSON.stringify(b.metadata.annotations) &&
+    a.metadata.deletionTimestamp === b.metadata.deletionTimestamp &&
+    a.metadata.uid === b.metadata.uid
+  );
 }
 
 function isCountedPhase(pod: Pod): boolean {

@@ -12,6 +12,7 @@ import { createNodeResourcesFitPlugin } from './plugins/node-resources-fit.ts';
 import { createNodeUnschedulablePlugin } from './plugins/node-unschedulable.ts';
 import { createPodTopologySpreadPlugin } from './plugins/pod-topology-spread.ts';
 import { createTaintTolerationPlugin } from './plugins/taint-toleration.ts';
+import { createVolumeBindingPlugin } from './plugins/volume-binding.ts';
 
 export function createDefaultPlugins(): SchedulerPlugin[] {
   return [
@@ -21,6 +22,7 @@ export function createDefaultPlugins(): SchedulerPlugin[] {
     createNodeAffinityPlugin({ weight: 2 }),
     createNodePortsPlugin(),
     createNodeResourcesFitPlugin(),
+    createVolumeBindingPlugin(),
     createLeastAllocatedPlugin({ weight: 1 }),
     createPodTopologySpreadPlugin({ weight: 2 }),
     createInterPodAffinityPlugin({ weight: 2 }),

@@ -21,7 +21,7 @@ interface GetOptions {
 }
 
 /** What `get all` lists, as kubectl does: the workload-facing types. */
-const ALL_KINDS = ['Pod', 'Service', 'DaemonSet', 'Deployment', 'ReplicaSet', 'StatefulSet'];
+const ALL_KINDS = ['Pod', 'Service', 'DaemonSet', 'Deployment', 'ReplicaSet', 'StatefulSet', 'HorizontalPodAutoscaler', 'CronJob', 'Job'];
 
 /** A table for servers (or types) that answer with plain objects: NAME and AGE. */
 export function fallbackTable(objs: KubeObject[], now = new Date()): Table {

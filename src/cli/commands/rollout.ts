@@ -1,6 +1,6 @@
-// `mesh rollout status deployment/NAME` (waits, printing progress, with the rules
-// and wording of kubectl's) and `mesh scale TYPE/NAME --replicas N` (through the
-// /scale subresource, as kubectl scale does).
+// `mesh rollout status deployment/NAME` or `statefulset/NAME` (waits, printing
+// progress, with the rules and wording of kubectl's status viewers) and
+// `mesh scale TYPE/NAME --replicas N` (through the /scale subresource, as kubectl scale does).
 import type { Command } from 'commander';
 import type { KubeObject } from '../../agent/api/object-types.ts';
 import { CliError } from '../cli-error.ts';
@@ -39,20 +39,60 @@ export function deploymentRolloutState(d: DeploymentView): RolloutState {
   return { done: true, message: `deployment "${name}" successfully rolled out` };
 }
 
+interface StatefulSetView extends KubeObject {
+  spec?: { replicas?: number; updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } | null } | null };
+  status?: {
+    observedGeneration?: number;
+    readyReplicas?: number;
+    currentReplicas?: number;
+    updatedReplicas?: number;
+    currentRevision?: string;
+    updateRevision?: string;
+  };
+}
+
+/** Where a StatefulSet's rollout stands, as kubectl's StatefulSetStatusViewer judges it. */
+export function statefulSetRolloutState(sts: StatefulSetView): RolloutState {
+  const spec = sts.spec ?? {};
+  const s = sts.status ?? {};
+  if ((spec.updateStrategy?.type ?? 'RollingUpdate') !== 'RollingUpdate') return { failed: 'rollout status is only available for RollingUpdate strategy type' };
+  if (!s.observedGeneration || (sts.metadata.generation ?? 0) > s.observedGeneration) return { done: false, message: 'Waiting for statefulset spec update to be observed...' };
+  const ready = s.readyReplicas ?? 0;
+  const updated = s.updatedReplicas ?? 0;
+  if (spec.replicas !== undefined && ready < spec.replicas) return { done: false, message: `Waiting for ${spec.replicas - ready} pods to be ready...` };
+  const ru = spec.updateStrategy?.rollingUpdate;
+  if (ru) {
+    if (spec.replicas !== undefined && ru.partition !== undefined && updated < spec.replicas - ru.partition) {
+      return { done: false, message: `Waiting for partitioned roll out to finish: ${updated} out of ${spec.replicas - ru.partition} new pods have been updated...` };
+    }
+    return { done: true, message: `partitioned roll out complete: ${updated} new pods have been updated...` };
+  }
+  if (s.updateRevision !== s.currentRevision) {
+    return { done: false, message: `waiting for statefulset rolling update to complete ${updated} pods at revision ${s.updateRevision ?? ''}...` };
+  }
+  return { done: true, message: `statefulset rolling update complete ${s.currentReplicas ?? 0} pods at revision ${s.currentRevision ?? ''}...` };
+}
+
+const ROLLOUT_STATES: Record<string, (o: KubeObject) => RolloutState> = {
+  Deployment: deploymentRolloutState,
+  StatefulSet: statefulSetRolloutState,
+};
+
 export function registerRollout(program: Command, ctx: CliContext): void {
-  const rollout = program.command('rollout').description('Manage the rollout of a Deployment');
+  const rollout = program.command('rollout').description('Manage the rollout of a Deployment or StatefulSet');
   rollout
     .command('status')
-    .description('Wait until a Deployment has rolled out, showing its progress')
-    .argument('<target>', 'deployment/NAME (or "deployment NAME")')
+    .description('Wait until a Deployment or StatefulSet has rolled out, showing its progress')
+    .argument('<target>', 'deployment/NAME or statefulset/NAME (or "deployment NAME")')
     .argument('[name]')
     .option('--timeout <duration>', 'give up after this long (e.g. 5m); 0 = never')
     .option('-w, --watch [bool]', 'keep waiting until done (default true)')
     .action(async (target: string, name: string | undefined, opts: { timeout?: string; watch?: string | boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const [tg] = parseTargets(name ? [target, name] : [target]);
-      if (!tg || tg.names.length !== 1) throw new CliError('give one deployment, e.g. "mesh rollout status deployment/web"');
-      if (tg.type.kind !== 'Deployment') throw new CliError(`rollout status works on deployments, not ${tg.type.plural}`);
+      if (!tg || tg.names.length !== 1) throw new CliError('give one deployment or statefulset, e.g. "mesh rollout status deployment/web"');
+      const judge = ROLLOUT_STATES[tg.type.kind];
+      if (!judge) throw new CliError(`rollout status works on deployments and statefulsets, not ${tg.type.plural}`);
       const { namespace } = await ctx.namespace(g);
       const client = await ctx.client(g);
       const timeoutMs = parseTimeout(opts.timeout);
@@ -60,13 +100,13 @@ export function registerRollout(program: Command, ctx: CliContext): void {
       const started = Date.now();
       let last = '';
       for (;;) {
-        const d = await client.request<DeploymentView>('GET', resourcePath(tg.type, namespace, tg.names[0]!));
-        const state = deploymentRolloutState(d);
+        const obj = await client.request<KubeObject>('GET', resourcePath(tg.type, namespace, tg.names[0]!));
+        const state = judge(obj);
         if ('failed' in state) throw new CliError(`error: ${state.failed}`);
         if (state.message !== last) ctx.out(state.message);
         last = state.message;
         if (state.done || !watch) return;
-        if (timeoutMs && Date.now() - started > timeoutMs) throw new CliError(`error: timed out waiting for the rollout of deployment "${tg.names[0]}"`);
+        if (timeoutMs && Date.now() - started > timeoutMs) throw new CliError(`error: timed out waiting for the rollout of ${tg.type.kind.toLowerCase()} "${tg.names[0]}"`);
         await sleep(500, ctx.io.signal);
       }
     });

@@ -284,3 +284,10 @@ test('unknown resources are NotFound', async () => {
   const { registry } = await setup();
   assert.throws(() => registry.list('widgets'), (e: unknown) => e instanceof ApiError && e.code === 404);
 });
+
+test('a missing object of a grouped type is named once with its group, as Kubernetes names it', async () => {
+  const { registry } = await setup();
+  const err = await rejects(registry.delete('deployments.apps', 'default', 'nope'), 404, 'NotFound', /^deployments\.apps "nope" not found$/);
+  assert.deepEqual(err.details, { name: 'nope', group: 'apps', kind: 'deployments' });
+  await rejects(registry.update('deployments.apps', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'nope', namespace: 'default' } }), 404, 'NotFound', /^deployments\.apps "nope" not found$/);
+});

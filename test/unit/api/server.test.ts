@@ -360,3 +360,33 @@ test('a client certificate from another CA is not accepted', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a PATCH that names no resourceVersion is applied again to the newest object when a concurrent write wins', async () => {
+  const path = '/api/v1/namespaces/default/configmaps/race';
+  assert.equal((await call(h, '/api/v1/namespaces/default/configmaps', { method: 'POST', body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'race' }, data: { a: '1' } } })).status, 201);
+  const registry = h.registry as { update: typeof h.registry.update };
+  const real = registry.update;
+  let calls = 0;
+  // The first write of each PATCH loses to another writer, as when a controller updates the object meanwhile.
+  registry.update = async (resource, obj, opts) => {
+    if (calls++ === 0) {
+      const cur = h.registry.get('configmaps', 'default', 'race')!;
+      await real(resource, { ...cur, data: { ...(cur as any).data, other: `x${Date.now()}-${Math.random()}` } }, { namespace: 'default', name: 'race' });
+    }
+    return real(resource, obj, opts);
+  };
+  try {
+    const merge = await call(h, path, { method: 'PATCH', raw: JSON.stringify({ data: { a: '2' } }), headers: { 'Content-Type': 'application/merge-patch+json' } });
+    assert.equal(merge.status, 200, merge.text);
+    assert.equal(merge.json.data.a, '2');
+    assert.match(merge.json.data.other, /^x/, 'the concurrent write is kept');
+    assert.equal(calls, 2, 'one lost write, one retry');
+    // A patch that pins the resourceVersion gets the conflict.
+    calls = 0;
+    const rv = merge.json.metadata.resourceVersion;
+    const pinned = await call(h, path, { method: 'PATCH', raw: JSON.stringify({ metadata: { resourceVersion: rv }, data: { a: '3' } }), headers: { 'Content-Type': 'application/merge-patch+json' } });
+    assert.equal(pinned.status, 409, pinned.text);
+  } finally {
+    registry.update = real;
+  }
+});

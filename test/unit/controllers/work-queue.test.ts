@@ -17,6 +17,30 @@ describe('work queue', () => {
     await q.stop();
   });
 
+  it('never runs two reconciles at once, even when one queues a key before its first await', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let runs = 0;
+    const q = createWorkQueue({
+      name: 't',
+      logger: silentLogger(),
+      reconcile: async (k) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        // A write whose watch event queues the key again, synchronously.
+        if (++runs === 1) q.add(k);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+      },
+    });
+    q.start();
+    q.add('a');
+    await q.idle();
+    assert.equal(runs, 2, 'the key queued meanwhile runs after');
+    assert.equal(most, 1);
+    await q.stop();
+  });
+
   it('retries a failing key with back-off until it succeeds', async () => {
     let attempts = 0;
     const times: number[] = [];

@@ -3,11 +3,11 @@
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ContainerStatus, KubeObject, Pod, PodSpec } from '../../../src/agent/api/object-types.ts';
-import { silentLogger } from '../../../src/agent/logger.ts';
 import { createFakeRuntime, type FakeRuntime } from '../../../src/agent/kubelet/fake-runtime.ts';
 import { createKubelet, type Kubelet } from '../../../src/agent/kubelet/kubelet.ts';
 import { createFakeObjectClient, type FakeObjectClient } from '../../support/fake-object-client.ts';
 import { waitFor } from '../../support/wait-for.ts';
+import { boundPod, testKubeletOptions } from './kubelet-harness.ts';
 
 const NODE = 'node-h';
 const IMAGE = 'mesh.local/busybox:latest';
@@ -34,12 +34,7 @@ const events = (name: string) => client.list<EventObj>('events').items.filter((e
 const hasEvent = (name: string, reason: string, message?: RegExp) => events(name).some((e) => e.reason === reason && (!message || message.test(e.message)));
 
 async function createPod(name: string, spec: Partial<PodSpec>): Promise<Pod> {
-  return client.create<Pod>('pods', {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: 'default' },
-    spec: { nodeName: NODE, containers: [], terminationGracePeriodSeconds: 1, ...spec } as PodSpec,
-  });
+  return client.create<Pod>('pods', boundPod(name, NODE, { terminationGracePeriodSeconds: 1, ...spec }));
 }
 
 const check = { exec: { command: ['check'] }, periodSeconds: 1, timeoutSeconds: 5, successThreshold: 1, failureThreshold: 2 };
@@ -56,17 +51,7 @@ describe('kubelet health: probes, hooks, events (fake runtime)', { timeout: 20_0
       if (cmd[0] === 'fail') return { exitCode: 2, output: 'hook broke' };
       return { exitCode: 0 };
     });
-    kubelet = createKubelet({
-      nodeName: NODE,
-      client,
-      runtime,
-      logger: silentLogger(),
-      podNetwork: 'meshnet',
-      nodeAddress: '192.0.2.10',
-      backoff: { initialMs: 50, maxMs: 100 },
-      resyncMs: 200,
-      probes: { secondMs: 20 },
-    });
+    kubelet = createKubelet(testKubeletOptions({ nodeName: NODE, client, runtime, backoff: { initialMs: 50, maxMs: 100 }, probes: { secondMs: 20 } }));
     await kubelet.start();
   });
   afterEach(async () => {

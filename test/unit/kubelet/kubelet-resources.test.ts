@@ -3,12 +3,12 @@
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Container, ContainerStatus, Pod, PodSpec } from '../../../src/agent/api/object-types.ts';
-import { silentLogger } from '../../../src/agent/logger.ts';
 import { createFakeRuntime, type FakeRuntime, type FakeBehaviour } from '../../../src/agent/kubelet/fake-runtime.ts';
 import { createKubelet, type Kubelet } from '../../../src/agent/kubelet/kubelet.ts';
 import type { ContainerCreateSpec, ContainerInfo } from '../../../src/agent/kubelet/container-runtime.ts';
 import { createFakeObjectClient, type FakeObjectClient } from '../../support/fake-object-client.ts';
 import { waitFor } from '../../support/wait-for.ts';
+import { boundPod, testKubeletOptions } from './kubelet-harness.ts';
 
 const NODE = 'node-r';
 const IMAGE = 'mesh.local/busybox:latest';
@@ -19,29 +19,13 @@ let kubelets: Kubelet[];
 let behaviours: Map<string, FakeBehaviour>;
 
 function newKubelet(gpus = 0): Kubelet {
-  const k = createKubelet({
-    nodeName: NODE,
-    client,
-    runtime,
-    logger: silentLogger(),
-    podNetwork: 'meshnet',
-    nodeAddress: '192.0.2.10',
-    backoff: { initialMs: 60, maxMs: 240 },
-    resyncMs: 100,
-    gpus,
-  });
+  const k = createKubelet(testKubeletOptions({ nodeName: NODE, client, runtime, resyncMs: 100, gpus }));
   kubelets.push(k);
   return k;
 }
 
 async function createPod(name: string, spec: Partial<PodSpec>, status?: Pod['status']): Promise<Pod> {
-  return client.create<Pod>('pods', {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: 'default' },
-    spec: { nodeName: NODE, containers: [], ...spec } as PodSpec,
-    ...(status ? { status } : {}),
-  });
+  return client.create<Pod>('pods', boundPod(name, NODE, spec, status));
 }
 const pod = (name: string) => client.get<Pod>('pods', 'default', name);
 const app = (name: string, resources?: Container['resources'], extra: Partial<Container> = {}): Container => ({

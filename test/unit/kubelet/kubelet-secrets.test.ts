@@ -16,6 +16,7 @@ import { createMemoryRaftNetwork } from '../../../src/consensus/memory-raft-tran
 import type { ObjectStore } from '../../../src/agent/store/object-store.ts';
 import { createFakeRaftNode, type FakeRaftNode } from '../../support/fake-raft-node.ts';
 import { waitFor } from '../../support/wait-for.ts';
+import { boundPod, testKubeletOptions } from './kubelet-harness.ts';
 
 const NODE = 'node-a';
 const IMAGE = 'mesh.local/busybox:latest';
@@ -47,17 +48,14 @@ describe('kubelet: Secrets fetched through the Raft leader', { timeout: 20_000 }
     nodeRaft.setLeader('leader');
     runtime = createFakeRuntime();
     runtime.addImage(IMAGE);
-    kubelet = createKubelet({
-      nodeName: NODE,
-      client: registry,
-      runtime,
-      logger: silentLogger(),
-      podNetwork: 'meshnet',
-      nodeAddress: '192.0.2.10',
-      backoff: { initialMs: 60, maxMs: 240 },
-      resyncMs: 200,
-      secrets: createPodSecretFetcher({ nodeName: NODE, raftNode: nodeRaft, transport: net.transport(NODE), sealer, localHandler: handler }),
-    });
+    kubelet = createKubelet(
+      testKubeletOptions({
+        nodeName: NODE,
+        client: registry,
+        runtime,
+        secrets: createPodSecretFetcher({ nodeName: NODE, raftNode: nodeRaft, transport: net.transport(NODE), sealer, localHandler: handler }),
+      }),
+    );
     await kubelet.start();
   });
 
@@ -74,12 +72,7 @@ describe('kubelet: Secrets fetched through the Raft leader', { timeout: 20_000 }
   }
 
   async function createPod(name: string, spec: Partial<PodSpec>): Promise<Pod> {
-    return registry.create<Pod>('pods', {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name, namespace: 'default' },
-      spec: { nodeName: NODE, containers: [], ...spec } as PodSpec,
-    });
+    return registry.create<Pod>('pods', boundPod(name, NODE, spec));
   }
 
   const waiting = (name: string) => {

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
 import type { Pod, PodSpec, ContainerStatus } from '../../../src/agent/api/object-types.ts';
 import { BadRequest } from '../../../src/agent/api/errors.ts';
-import { silentLogger } from '../../../src/agent/logger.ts';
 import { createFakeRuntime, type FakeRuntime, type FakeBehaviour } from '../../../src/agent/kubelet/fake-runtime.ts';
 import { createKubelet, type Kubelet } from '../../../src/agent/kubelet/kubelet.ts';
 import type { ContainerCreateSpec } from '../../../src/agent/kubelet/container-runtime.ts';
 import { createFakeObjectClient, type FakeObjectClient } from '../../support/fake-object-client.ts';
 import { waitFor } from '../../support/wait-for.ts';
+import { boundPod, testKubeletOptions } from './kubelet-harness.ts';
 
 const NODE = 'node-a';
 const IMAGE = 'mesh.local/busybox:latest';
@@ -23,27 +23,13 @@ interface Env {
 let env: Env;
 
 function newKubelet(nodeName = NODE): Kubelet {
-  const k = createKubelet({
-    nodeName,
-    client: env.client,
-    runtime: env.runtime,
-    logger: silentLogger(),
-    podNetwork: 'meshnet',
-    nodeAddress: '192.0.2.10',
-    backoff: { initialMs: 60, maxMs: 240 },
-    resyncMs: 200,
-  });
+  const k = createKubelet(testKubeletOptions({ nodeName, client: env.client, runtime: env.runtime }));
   env.kubelets.push(k);
   return k;
 }
 
 async function createPod(name: string, spec: Partial<PodSpec>, nodeName = NODE): Promise<Pod> {
-  return env.client.create<Pod>('pods', {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: 'default' },
-    spec: { nodeName, containers: [], ...spec } as PodSpec,
-  });
+  return env.client.create<Pod>('pods', boundPod(name, nodeName, spec));
 }
 
 function pod(name: string): Pod | undefined {

@@ -5,6 +5,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ContainerEvent, ContainerRuntime } from '../../../src/agent/kubelet/container-runtime.ts';
 
 export const PROGRAMS = {
@@ -219,6 +222,47 @@ export function runtimeContract(name: string, setup: () => Promise<RuntimeHarnes
       assert.equal((await h.runtime.inspectContainer(joined))?.dns, undefined, 'no settings of its own');
       await h.runtime.removeContainer(joined);
       await h.runtime.removeContainer(id);
+    });
+
+    it('binds host paths into a container, read-only where asked, and refuses missing sources and duplicate targets', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'mesh-contract-'));
+      try {
+        await writeFile(join(dir, 'file.txt'), 'x');
+        const mounts = [
+          { hostPath: dir, containerPath: '/data', readOnly: false },
+          { hostPath: join(dir, 'file.txt'), containerPath: '/etc/one.txt', readOnly: true },
+        ];
+        const id = await h.runtime.createContainer({ name: uniqueName(), image: h.image, entrypoint: PROGRAMS.printThenWait, labels: h.labels, mounts });
+        const byTarget = (m: { containerPath: string }, n: { containerPath: string }) => m.containerPath.localeCompare(n.containerPath);
+        assert.deepEqual([...((await h.runtime.inspectContainer(id))?.mounts ?? [])].sort(byTarget), [...mounts].sort(byTarget));
+        await h.runtime.removeContainer(id);
+        const plain = await h.runtime.createContainer({ name: uniqueName(), image: h.image, entrypoint: PROGRAMS.printThenWait, labels: h.labels });
+        assert.equal((await h.runtime.inspectContainer(plain))?.mounts, undefined, 'no mounts reported when none were asked');
+        await h.runtime.removeContainer(plain);
+        await assert.rejects(
+          h.runtime.createContainer({
+            name: uniqueName(),
+            image: h.image,
+            labels: h.labels,
+            mounts: [{ hostPath: join(dir, 'absent'), containerPath: '/data', readOnly: false }],
+          }),
+          /does not exist/,
+        );
+        await assert.rejects(
+          h.runtime.createContainer({
+            name: uniqueName(),
+            image: h.image,
+            labels: h.labels,
+            mounts: [
+              { hostPath: dir, containerPath: '/data', readOnly: false },
+              { hostPath: dir, containerPath: '/data', readOnly: true },
+            ],
+          }),
+          /[Dd]uplicate mount point/,
+        );
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('tells present images from missing ones, and fails pulls it cannot do', async () => {

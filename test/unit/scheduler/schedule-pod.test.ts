@@ -46,7 +46,7 @@ describe('schedulePod', () => {
     const nodes = [node('a', { ready: false }), node('b', { labels: { pool: 'cpu' } }), node('c', { labels: { pool: 'cpu' } })];
     const r = schedulePod(pod({ pool: 'gpu' }), nodes);
     assert.ok('unschedulable' in r);
-    assert.equal(r.unschedulable, "0/3 nodes are available: 1 node(s) were not ready, 2 node(s) didn't match Pod's node affinity/selector.");
+    assert.equal(r.unschedulable, "0/3 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, 2 node(s) didn't match Pod's node affinity/selector.");
   });
   it('reports an empty cluster', () => {
     assert.deepEqual(schedulePod(pod(), []), { unschedulable: 'no nodes available to schedule pods' });

@@ -99,6 +99,12 @@ export function defaultPodSpec(spec: Json): void {
 
 export function defaultPodTemplate(template: unknown): void {
   if (!isObj(template)) return;
+  // A template's metadata decodes into Go structs on a real API server, where
+  // null fields (kubectl rollout undo sends creationTimestamp: null) vanish;
+  // kept, they would make the template differ from the revision it restores.
+  if (isObj(template.metadata)) {
+    for (const [k, v] of Object.entries(template.metadata)) if (v === null) delete template.metadata[k];
+  }
   const spec = objField(template, 'spec');
   if (spec) defaultPodSpec(spec);
 }

@@ -3,6 +3,7 @@
 import type { KubeObject } from '../object-types.ts';
 import type { ResourceType } from '../resources.ts';
 import { defaultJob } from './defaults-job.ts';
+import { defaultHpa } from './defaults-hpa.ts';
 import { defaultPod, defaultPodTemplate, isObj, objField, objects, setDefault, type Json } from './defaults-pod.ts';
 
 function defaultService(svc: Json): void {
@@ -133,6 +134,38 @@ function defaultDaemonSet(ds: Json): void {
   defaultPodTemplate(spec.template);
 }
 
+function defaultPersistentVolumeClaim(pvc: Json): void {
+  const spec = objField(pvc, 'spec');
+  if (spec) setDefault(spec, 'volumeMode', 'Filesystem');
+  const status = objField(pvc, 'status');
+  if (status) setDefault(status, 'phase', 'Pending');
+}
+
+function defaultPersistentVolume(pv: Json): void {
+  const spec = objField(pv, 'spec');
+  if (spec) {
+    setDefault(spec, 'persistentVolumeReclaimPolicy', 'Retain');
+    setDefault(spec, 'volumeMode', 'Filesystem');
+  }
+  // Kubernetes stores Pending and its PV controller makes a free volume Available
+  // at once; Mesh stores Available directly (the controller keeps it right after).
+  const status = objField(pv, 'status');
+  if (status) setDefault(status, 'phase', 'Available');
+}
+
+function defaultCronJob(cj: Json): void {
+  const spec = objField(cj, 'spec');
+  if (!spec) return;
+  setDefault(spec, 'concurrencyPolicy', 'Allow');
+  setDefault(spec, 'suspend', false);
+  setDefault(spec, 'successfulJobsHistoryLimit', 3);
+  setDefault(spec, 'failedJobsHistoryLimit', 1);
+  const template = objField(spec, 'jobTemplate');
+  const jobSpec = template && objField(template, 'spec');
+  // No metadata in the wrapper: the selector is generated per Job, from each Job's own uid.
+  if (jobSpec) defaultJob({ spec: jobSpec });
+}
+
 const BY_KIND: Record<string, (o: Json) => void> = {
   Pod: defaultPod,
   Service: defaultService,
@@ -146,6 +179,10 @@ const BY_KIND: Record<string, (o: Json) => void> = {
   StatefulSet: defaultStatefulSet,
   DaemonSet: defaultDaemonSet,
   Job: defaultJob,
+  CronJob: defaultCronJob,
+  HorizontalPodAutoscaler: defaultHpa,
+  PersistentVolumeClaim: defaultPersistentVolumeClaim,
+  PersistentVolume: defaultPersistentVolume,
 };
 
 export function applyDefaults(type: ResourceType, obj: KubeObject): void {

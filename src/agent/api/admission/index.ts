@@ -25,6 +25,14 @@ import {
   validateStatefulSetUpdate,
 } from './validate-workloads.ts';
 import { validateJob, validateJobUpdate } from './validate-job.ts';
+import { validateHpa } from './validate-hpa.ts';
+import { validateCronJob } from './validate-cronjob.ts';
+import {
+  validatePersistentVolume,
+  validatePersistentVolumeClaim,
+  validatePersistentVolumeClaimUpdate,
+  validatePersistentVolumeUpdate,
+} from './validate-storage.ts';
 
 export { applyDefaults } from './defaults.ts';
 export { podQosClass, type QosClass } from './qos.ts';
@@ -75,6 +83,18 @@ const BY_KIND: Record<string, KindRules> = {
     validateUpdate: (ds, old) => validateSelectorUpdate(ds.spec, old.spec),
   }),
   Job: rules<s.JobShape>({ nameRule: isDns1123Subdomain, validate: validateJob, validateUpdate: validateJobUpdate }),
+  HorizontalPodAutoscaler: rules<s.HorizontalPodAutoscalerShape>({ nameRule: isDns1123Subdomain, validate: validateHpa }),
+  CronJob: rules<s.CronJobShape>({ nameRule: isDns1123Subdomain, validate: validateCronJob }),
+  PersistentVolumeClaim: rules<s.PersistentVolumeClaimShape>({
+    nameRule: isDns1123Subdomain,
+    validate: validatePersistentVolumeClaim,
+    validateUpdate: validatePersistentVolumeClaimUpdate,
+  }),
+  PersistentVolume: rules<s.PersistentVolumeShape>({
+    nameRule: isDns1123Subdomain,
+    validate: validatePersistentVolume,
+    validateUpdate: validatePersistentVolumeUpdate,
+  }),
 };
 
 const DEFAULT_RULES: KindRules = { nameRule: isDns1123Subdomain };

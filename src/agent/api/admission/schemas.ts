@@ -290,6 +290,90 @@ export const jobSchema = kind({
   }).nullish(),
 });
 
+const nodeSelectorTerms = () =>
+  arr(
+    obj({
+      matchExpressions: arr(obj({ key: str(), operator: str(), values: arr(z.string({ error: 'string' })) })),
+      matchFields: arr(obj({ key: str(), operator: str(), values: arr(z.string({ error: 'string' })) })),
+    }),
+  );
+
+export const persistentVolumeClaimSchema = kind({
+  spec: obj({
+    accessModes: arr(z.string({ error: 'string' })),
+    resources: obj({ requests: quantityMap(), limits: quantityMap() }).nullish(),
+    storageClassName: str(),
+    volumeName: str(),
+    volumeMode: str(),
+    selector: labelSelectorSchema.nullish(),
+    volumeAttributesClassName: str(),
+  }).nullish(),
+  status: obj({ phase: str(), accessModes: arr(z.string({ error: 'string' })), capacity: quantityMap() }).nullish(),
+});
+
+export const persistentVolumeSchema = kind({
+  spec: obj({
+    capacity: quantityMap(),
+    accessModes: arr(z.string({ error: 'string' })),
+    persistentVolumeReclaimPolicy: str(),
+    storageClassName: str(),
+    volumeMode: str(),
+    mountOptions: arr(z.string({ error: 'string' })),
+    claimRef: obj({ kind: str(), apiVersion: str(), namespace: str(), name: str(), uid: str(), resourceVersion: str() }).nullish(),
+    local: obj({ path: str(), fsType: str() }).nullish(),
+    hostPath: obj({ path: str(), type: str() }).nullish(),
+    nodeAffinity: obj({ required: obj({ nodeSelectorTerms: nodeSelectorTerms() }).nullish() }).nullish(),
+    volumeAttributesClassName: str(),
+  }).nullish(),
+  status: obj({ phase: str(), reason: str(), message: str() }).nullish(),
+});
+
+// autoscaling/v2. The metric sources Mesh does not serve (pods, object, external,
+// containerResource) are typed loosely: validate-hpa.ts refuses them by type.
+const hpaScalingRules = () =>
+  obj({
+    stabilizationWindowSeconds: int(),
+    selectPolicy: str(),
+    policies: arr(obj({ type: str(), value: int(), periodSeconds: int() })),
+    tolerance: quantity().nullish(),
+  }).nullish();
+
+export const horizontalPodAutoscalerSchema = kind({
+  spec: obj({
+    scaleTargetRef: obj({ apiVersion: str(), kind: str(), name: str() }).nullish(),
+    minReplicas: int(),
+    maxReplicas: int(),
+    metrics: arr(
+      obj({
+        type: str(),
+        resource: obj({
+          name: str(),
+          target: obj({ type: str(), averageUtilization: int(), averageValue: quantity().nullish(), value: quantity().nullish() }).nullish(),
+        }).nullish(),
+        pods: obj({}).nullish(),
+        object: obj({}).nullish(),
+        external: obj({}).nullish(),
+        containerResource: obj({}).nullish(),
+      }),
+    ),
+    behavior: obj({ scaleUp: hpaScalingRules(), scaleDown: hpaScalingRules() }).nullish(),
+  }).nullish(),
+  status: obj({ currentReplicas: int(), desiredReplicas: int(), observedGeneration: int(), lastScaleTime: str() }).nullish(),
+});
+
+export const cronJobSchema = kind({
+  spec: obj({
+    schedule: str(),
+    timeZone: str(),
+    startingDeadlineSeconds: int(),
+    concurrencyPolicy: str(),
+    suspend: bool(),
+    jobTemplate: obj({ metadata: objectMetaSchema.nullish(), spec: jobSchema.shape.spec }).nullish(),
+    successfulJobsHistoryLimit: int(),
+    failedJobsHistoryLimit: int(),
+  }).nullish(),
+});
+
 export const genericSchema = kind({});
 
 export type ObjectMetaShape = z.infer<typeof objectMetaSchema>;
@@ -312,6 +396,10 @@ export type ReplicaSetShape = z.infer<typeof replicaSetSchema>;
 export type StatefulSetShape = z.infer<typeof statefulSetSchema>;
 export type DaemonSetShape = z.infer<typeof daemonSetSchema>;
 export type JobShape = z.infer<typeof jobSchema>;
+export type CronJobShape = z.infer<typeof cronJobSchema>;
+export type HorizontalPodAutoscalerShape = z.infer<typeof horizontalPodAutoscalerSchema>;
+export type PersistentVolumeClaimShape = z.infer<typeof persistentVolumeClaimSchema>;
+export type PersistentVolumeShape = z.infer<typeof persistentVolumeSchema>;
 
 const BY_KIND: Record<string, z.ZodType> = {
   Pod: podSchema,
@@ -328,6 +416,10 @@ const BY_KIND: Record<string, z.ZodType> = {
   StatefulSet: statefulSetSchema,
   DaemonSet: daemonSetSchema,
   Job: jobSchema,
+  CronJob: cronJobSchema,
+  HorizontalPodAutoscaler: horizontalPodAutoscalerSchema,
+  PersistentVolumeClaim: persistentVolumeClaimSchema,
+  PersistentVolume: persistentVolumeSchema,
 };
 
 export function schemaForKind(kind: string): z.ZodType {

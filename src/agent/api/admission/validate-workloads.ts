@@ -1,8 +1,9 @@
 // Workload rules (apps/v1 Deployment, ReplicaSet, StatefulSet, DaemonSet):
 // selector present, non-empty and matching the template; template validated as
 // a pod spec; rollout strategy fields; immutable selector on update.
+import { z } from 'zod';
 import type { StatusCause } from '../errors.ts';
-import { forbidden, invalid, notSupported, required } from './field-errors.ts';
+import { child, duplicate, forbidden, index, invalid, notSupported, required } from './field-errors.ts';
 import { isDns1123Label, isPercent } from './name-rules.ts';
 import { isEmptySelector, selectorMatches, validateLabelSelector } from './label-selector.ts';
 import type {
@@ -13,9 +14,12 @@ import type {
   ReplicaSetShape,
   StatefulSetShape,
 } from './schemas.ts';
+import { objectMetaSchema, persistentVolumeClaimSchema } from './schemas.ts';
 import { validateAnnotations, validateLabels } from './validate-meta.ts';
 import { validatePodSpec } from './validate-pod-spec.ts';
+import { validatePersistentVolumeClaim } from './validate-storage.ts';
 import { sameJson } from './same-json.ts';
+import { zodIssuesToCauses } from './zod-causes.ts';
 
 type IntOrString = number | string | null | undefined;
 
@@ -125,6 +129,46 @@ export function validateReplicaSet(rs: ReplicaSetShape): StatusCause[] {
 
 const RETENTION = ['Delete', 'Retain'];
 
+const CLAIM_TEMPLATES = 'spec.volumeClaimTemplates';
+const claimTemplatesSchema = z.array(z.looseObject({ metadata: objectMetaSchema.nullish(), spec: persistentVolumeClaimSchema.shape.spec }));
+
+/**
+ * volumeClaimTemplates: each name unique and a DNS label (it is the pods' volume
+ * name), each spec a valid claim's (the controller creates claims from it).
+ */
+function validateClaimTemplates(sts: StatefulSetShape): StatusCause[] {
+  const templates = sts.spec?.volumeClaimTemplates ?? [];
+  const parsed = claimTemplatesSchema.safeParse(templates);
+  if (!parsed.success) {
+    return zodIssuesToCauses(sts, parsed.error.issues.map((i) => ({ ...i, path: ['spec', 'volumeClaimTemplates', ...i.path] })));
+  }
+  const causes: StatusCause[] = [];
+  const names = new Set<string>();
+  for (const [i, t] of parsed.data.entries()) {
+    const p = index(CLAIM_TEMPLATES, i);
+    const name = t.metadata?.name;
+    const namePath = child(child(p, 'metadata'), 'name');
+    if (!name) causes.push(required(namePath));
+    else {
+      for (const m of isDns1123Label(name)) causes.push(invalid(namePath, name, m));
+      if (names.has(name)) causes.push(duplicate(namePath, name));
+      names.add(name);
+    }
+    for (const c of validatePersistentVolumeClaim({ spec: t.spec })) causes.push({ ...c, field: c.field ? `${p}.${c.field}` : p });
+  }
+  return causes;
+}
+
+/** The template as the pods get it: a volume per claim template (what volumeMounts may name). */
+function withClaimVolumes(template: PodTemplateShape | null | undefined, sts: StatefulSetShape): PodTemplateShape | null | undefined {
+  const claims = (sts.spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name).filter((n): n is string => !!n && isDns1123Label(n).length === 0);
+  if (!template || claims.length === 0) return template;
+  const own = template.spec?.volumes ?? [];
+  const have = new Set(own.map((v) => v.name));
+  const added = [...new Set(claims)].filter((n) => !have.has(n)).map((n) => ({ name: n, persistentVolumeClaim: { claimName: n } }));
+  return { ...template, spec: { ...template.spec, volumes: [...own, ...added] } } as PodTemplateShape;
+}
+
 export function validateStatefulSet(sts: StatefulSetShape): StatusCause[] {
   const spec = sts.spec ?? {};
   const causes = [
@@ -132,7 +176,8 @@ export function validateStatefulSet(sts: StatefulSetShape): StatusCause[] {
     ...nonNegative(spec.minReadySeconds, 'spec.minReadySeconds'),
     ...nonNegative(spec.revisionHistoryLimit, 'spec.revisionHistoryLimit'),
     ...nonNegative(spec.ordinals?.start, 'spec.ordinals.start'),
-    ...validateSelectorAndTemplate(spec, 'StatefulSet'),
+    ...validateSelectorAndTemplate({ selector: spec.selector, template: withClaimVolumes(spec.template, sts) }, 'StatefulSet'),
+    ...validateClaimTemplates(sts),
   ];
   // Optional (it never was enforced), but it becomes the pods' subdomain, so it must be a DNS label.
   if (spec.serviceName) for (const m of isDns1123Label(spec.serviceName)) causes.push(invalid('spec.serviceName', spec.serviceName, m));

@@ -5,16 +5,31 @@ import type { Logger } from '../../logger.ts';
 import type { PodLogSource } from '../../kubelet/log-source.ts';
 import type { KubeObject, Pod } from '../object-types.ts';
 import type { Registry, RegistryDeleteOptions } from '../registry.ts';
-import { groupVersion, resourceKey, type ResourceType } from '../resources.ts';
-import { BadRequest, MethodNotAllowed, UnsupportedMediaType, notFound } from '../errors.ts';
+import { resourceKey, type ResourceType } from '../resources.ts';
+import { BadRequest, Conflict, MethodNotAllowed, UnsupportedMediaType, notFound } from '../errors.ts';
 import { applyPatch } from '../patch/index.ts';
+import { labelSelectorFromObject, type LabelSelectorObject } from '../selectors.ts';
 import { renderTable } from '../table/index.ts';
 import type { ResourceRoute } from './router.ts';
 import { decodeObject, mediaType, readBody } from './request-body.ts';
 import { sendJson, successStatus } from './respond.ts';
 import { wantsTable, type TableRequest } from './negotiate.ts';
 import { serveWatch, type WatchTracker } from './watch-stream.ts';
+import { createVersionConversions, type VersionView } from '../version-conversion.ts';
 import { servePodLogs } from './pod-logs.ts';
+
+const PATCH_ATTEMPTS = 5;
+
+/** Whether the patch sets metadata.resourceVersion itself (then a conflict is the client's to resolve). */
+function patchPinsResourceVersion(type: string, current: KubeObject, patch: string): boolean {
+  const probe = structuredClone(current);
+  probe.metadata.resourceVersion = 'mesh-unpinned';
+  try {
+    return applyPatch(type, probe, patch).metadata?.resourceVersion !== 'mesh-unpinned';
+  } catch {
+    return true;
+  }
+}
 
 export interface ResourceHandlerDeps {
   registry: Registry;
@@ -54,14 +69,24 @@ function includeObject(q: URLSearchParams): IncludeObject {
   return v;
 }
 
-function asTable(t: ResourceType, objects: KubeObject[], table: TableRequest, include: IncludeObject, resourceVersion?: string) {
-  const out = renderTable(t, objects, { includeObject: include, resourceVersion }) as unknown as Record<string, unknown>;
+function asTable(t: ResourceType, view: VersionView, objects: KubeObject[], table: TableRequest, include: IncludeObject, resourceVersion?: string) {
+  const tbl = renderTable(t, objects, { includeObject: include, resourceVersion });
+  // Cells come from the stored version (the one the printers know); the object a row carries is in the client's.
+  if (!view.stored && include !== 'None') {
+    tbl.rows.forEach((row, i) => {
+      const served = view.toServed(objects[i]!);
+      row.object = include === 'Object' ? served : { ...row.object!, metadata: served.metadata };
+    });
+  }
+  const out = tbl as unknown as Record<string, unknown>;
   out.apiVersion = table.apiVersion; // v1beta1 clients get the same body under their version
   return out;
 }
 
 export function createResourceHandler(deps: ResourceHandlerDeps) {
   const { registry } = deps;
+  const conversions = createVersionConversions();
+  const viewOf = (route: ResourceRoute) => conversions.view(route.type, route.version);
 
   async function body(req: IncomingMessage): Promise<unknown> {
     return decodeObject(await readBody(req, deps.maxBodyBytes), req.headers['content-type']);
@@ -74,9 +99,15 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
   }
 
   function toScale(obj: KubeObject) {
-    const spec = (obj.spec ?? {}) as { replicas?: number; selector?: { matchLabels?: Record<string, string> } };
+    const spec = (obj.spec ?? {}) as { replicas?: number; selector?: LabelSelectorObject };
     const status = (obj.status ?? {}) as { replicas?: number };
-    const selector = Object.entries(spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    let selector = '';
+    try {
+      // The whole selector, expressions too (metav1.FormatLabelSelector): an autoscaler lists pods by it.
+      selector = spec.selector ? labelSelectorFromObject(spec.selector).toString() : '';
+    } catch {
+      selector = Object.entries(spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    }
     return {
       kind: 'Scale',
       apiVersion: 'autoscaling/v1',
@@ -106,6 +137,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
 
   async function handleGet(req: IncomingMessage, res: ServerResponse, route: ResourceRoute, q: URLSearchParams) {
     const t = route.type;
+    const view = viewOf(route);
     const key = resourceKey(t);
     const table = wantsTable(req.headers.accept);
     const include = includeObject(q);
@@ -129,17 +161,17 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
         // After the first event, Table rows come without column definitions (kubectl prints the header once).
         transform: table
           ? (obj, first) => {
-              const tbl = asTable(t, [obj], table, include);
+              const tbl = asTable(t, view, [obj], table, include);
               if (!first) tbl.columnDefinitions = [];
               return tbl;
             }
-          : (obj) => obj,
+          : (obj) => view.toServed(obj),
       }, deps.logger);
     }
     if (route.name) {
       // Tables of Secrets need only the shell (the keys), so `kubectl get secrets` works without the Raft quorum.
       const [obj] = await registry.reveal(key, [mustGet(t, route.namespace, route.name)], { keysOnly: !!table });
-      return sendJson(res, 200, table ? asTable(t, [obj], table, include, obj.metadata.resourceVersion) : obj, table?.contentType);
+      return sendJson(res, 200, table ? asTable(t, view, [obj], table, include, obj.metadata.resourceVersion) : view.toServed(obj), table?.contentType);
     }
     // `limit`/`continue` are accepted but the whole list is always returned in one page.
     const result = registry.list(key, {
@@ -150,12 +182,12 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     // Kubernetes lists come in key order (namespace, then name); clients and people expect it.
     result.items.sort(byNamespaceAndName);
     result.items = await registry.reveal(key, result.items, { keysOnly: !!table });
-    if (table) return sendJson(res, 200, asTable(t, result.items, table, include, result.resourceVersion), table.contentType);
+    if (table) return sendJson(res, 200, asTable(t, view, result.items, table, include, result.resourceVersion), table.contentType);
     sendJson(res, 200, {
       kind: t.listKind,
-      apiVersion: groupVersion(t),
+      apiVersion: view.apiVersion,
       metadata: { resourceVersion: result.resourceVersion },
-      items: result.items,
+      items: result.items.map(view.toServed),
     });
   }
 
@@ -172,9 +204,10 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       return sendJson(res, 201, successStatus({ name: route.name, kind: 'pods' }));
     }
     if (route.name) throw new MethodNotAllowed(`POST is not supported on ${t.plural}/${route.name}${route.subresource ? '/' + route.subresource : ''}`);
-    const obj = (await body(req)) as KubeObject;
+    const view = viewOf(route);
+    const obj = view.toStored((await body(req)) as KubeObject);
     const created = await registry.create(resourceKey(t), obj, { namespace: route.namespace, dryRun: dryRun(q) });
-    sendJson(res, 201, created);
+    sendJson(res, 201, view.toServed(created));
   }
 
   async function handlePut(req: IncomingMessage, res: ServerResponse, route: ResourceRoute, q: URLSearchParams) {
@@ -184,9 +217,10 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     if (obj === null || typeof obj !== 'object') throw new BadRequest('the request body must be an object');
     const opts = { namespace: route.namespace, name: route.name, dryRun: dryRun(q) };
     if (route.subresource === 'scale') return writeScale(t, route, obj, opts.dryRun, res);
-    if (route.subresource === 'status') return sendJson(res, 200, await registry.updateStatus(resourceKey(t), obj, opts));
+    const view = viewOf(route);
+    if (route.subresource === 'status') return sendJson(res, 200, view.toServed(await registry.updateStatus(resourceKey(t), view.toStored(obj), opts)));
     if (route.subresource) throw new MethodNotAllowed(`PUT is not supported on ${t.plural}/${route.subresource}`);
-    sendJson(res, 200, await registry.update(resourceKey(t), obj, opts));
+    sendJson(res, 200, view.toServed(await registry.update(resourceKey(t), view.toStored(obj), opts)));
   }
 
   async function handlePatch(req: IncomingMessage, res: ServerResponse, route: ResourceRoute, q: URLSearchParams) {
@@ -198,15 +232,28 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     }
     const patch = await readBody(req, deps.maxBodyBytes);
     const opts = { namespace: route.namespace, name: route.name, dryRun: dryRun(q) };
-    const [current] = await registry.reveal(resourceKey(t), [mustGet(t, route.namespace, route.name)]);
-    if (route.subresource === 'scale') {
-      const patched = applyPatch(type, toScale(current) as unknown as KubeObject, patch);
-      return writeScale(t, route, patched, opts.dryRun, res);
+    const view = viewOf(route);
+    if (route.subresource && route.subresource !== 'scale' && route.subresource !== 'status') {
+      throw new MethodNotAllowed(`PATCH is not supported on ${t.plural}/${route.subresource}`);
     }
-    const patched = applyPatch(type, current, patch);
-    if (route.subresource === 'status') return sendJson(res, 200, await registry.updateStatus(resourceKey(t), patched, opts));
-    if (route.subresource) throw new MethodNotAllowed(`PATCH is not supported on ${t.plural}/${route.subresource}`);
-    sendJson(res, 200, await registry.update(resourceKey(t), patched, opts));
+    // As the Kubernetes API server does, a patch that does not name a
+    // resourceVersion is applied to the newest object again when a concurrent
+    // write (a controller's status update, say) wins the race.
+    for (let attempt = 1; ; attempt++) {
+      const [current] = await registry.reveal(resourceKey(t), [mustGet(t, route.namespace, route.name)]);
+      try {
+        if (route.subresource === 'scale') {
+          const patched = applyPatch(type, toScale(current) as unknown as KubeObject, patch);
+          return await writeScale(t, route, patched, opts.dryRun, res);
+        }
+        // A patch applies to the version the client sees, then goes back to the stored one.
+        const patched = view.toStored(applyPatch(type, view.toServed(current), patch));
+        const write = route.subresource === 'status' ? registry.updateStatus(resourceKey(t), patched, opts) : registry.update(resourceKey(t), patched, opts);
+        return sendJson(res, 200, view.toServed(await write));
+      } catch (err) {
+        if (!(err instanceof Conflict) || attempt >= PATCH_ATTEMPTS || patchPinsResourceVersion(type, current, patch)) throw err;
+      }
+    }
   }
 
   async function deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<RegistryDeleteOptions> {
@@ -235,6 +282,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
 
   async function handleDelete(req: IncomingMessage, res: ServerResponse, route: ResourceRoute, q: URLSearchParams) {
     const t = route.type;
+    const view = viewOf(route);
     const opts = await deleteOptions(req, q);
     if (route.subresource) throw new MethodNotAllowed(`DELETE is not supported on ${t.plural}/${route.subresource}`);
     if (!route.name) {
@@ -244,10 +292,10 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
         labelSelector: q.get('labelSelector') ?? undefined,
         fieldSelector: q.get('fieldSelector') ?? undefined,
       });
-      return sendJson(res, 200, { kind: t.listKind, apiVersion: groupVersion(t), metadata: { resourceVersion: registry.currentResourceVersion() }, items: deleted });
+      return sendJson(res, 200, { kind: t.listKind, apiVersion: view.apiVersion, metadata: { resourceVersion: registry.currentResourceVersion() }, items: deleted.map(view.toServed) });
     }
     const { object, removed } = await registry.deleteDetailed(resourceKey(t), route.namespace ?? '', route.name, opts);
-    if (!removed || RETURNS_DELETED_OBJECT.has(t.kind)) return sendJson(res, 200, object);
+    if (!removed || RETURNS_DELETED_OBJECT.has(t.kind)) return sendJson(res, 200, view.toServed(object));
     sendJson(res, 200, successStatus({ name: route.name, group: t.group, kind: t.plural, uid: object.metadata.uid }));
   }
 

@@ -4,6 +4,8 @@ import { NotFound } from '../errors.ts';
 
 export interface ResourceRoute {
   type: ResourceType;
+  /** The version the path names: `type.version`, or one of `type.alternateVersions` (converted). */
+  version?: string;
   /** Namespace from the path; undefined for cluster-scoped paths and all-namespaces lists. */
   namespace?: string;
   name?: string;
@@ -53,5 +55,5 @@ export function parseResourcePath(pathname: string): ResourceRoute | undefined {
   if (subresource && !type.subresources.includes(subresource)) {
     throw new NotFound(`the server could not find the requested resource (${subresource} ${plural})`);
   }
-  return { type, namespace, name, subresource, legacyWatch };
+  return { type, version, namespace, name, subresource, legacyWatch };
 }

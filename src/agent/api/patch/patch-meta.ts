@@ -90,6 +90,12 @@ const BY_KIND: Record<string, PatchSchema> = {
   'apps/v1/ReplicaSet': workload(),
   'apps/v1/StatefulSet': workload(),
   'apps/v1/DaemonSet': workload(),
+  'batch/v1/Job': workload(),
+  // status.active is an atomic list in Kubernetes: replaced whole.
+  'batch/v1/CronJob': obj({
+    metadata: nested(OBJECT_META),
+    spec: nested(obj({ jobTemplate: nested(obj({ metadata: nested(OBJECT_META), spec: nested(obj({ template: nested(POD_TEMPLATE) })) })) })),
+  }),
 };
 
 const GENERIC = obj({ metadata: nested(OBJECT_META) });

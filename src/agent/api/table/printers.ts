@@ -7,7 +7,8 @@ import { isIP } from 'node:net';
 import { humanDuration, timestampAge } from '../format-duration.ts';
 import type { KubeObject } from '../object-types.ts';
 import { labelSelectorFromObject, type LabelSelectorObject } from '../selectors.ts';
-import { AGE_COLUMN, NAME_COLUMN, column, type Printer } from './types.ts';
+import { AGE_COLUMN, NAME_COLUMN, column, type Printer, type TableColumnDefinition } from './types.ts';
+import { hpaPrinter } from './hpa-printer.ts';
 
 // Loose views of the fields printed; stored objects may lack any of them.
 type Any = Record<string, any>;
@@ -55,6 +56,33 @@ function containerImages(o: KubeObject): string {
 const CONTAINERS_COLUMN = column('Containers', 'Names of each container in the template.', { priority: 1 });
 const IMAGES_COLUMN = column('Images', 'Images referenced by each container in the template.', { priority: 1 });
 const SELECTOR_COLUMN = column('Selector', 'Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.', { priority: 1 });
+
+/**
+ * How kubectl prints a workload: Name, the kind's own columns, Age, then the
+ * wide Containers, Images and Selector of its pod template. ownCells gets the
+ * object's spec and status; templateOf gives the object that holds the
+ * template and selector (a CronJob's job template; the object itself otherwise).
+ */
+function workloadPrinter(
+  ownColumns: TableColumnDefinition[],
+  ownCells: (spec: Any, status: Any, o: KubeObject, now: Date) => unknown[],
+  templateOf: (o: KubeObject) => KubeObject = (o) => o,
+): Printer {
+  return {
+    columns: [NAME_COLUMN, ...ownColumns, AGE_COLUMN, CONTAINERS_COLUMN, IMAGES_COLUMN, SELECTOR_COLUMN],
+    cells: (o, now) => {
+      const template = templateOf(o);
+      return [
+        name(o),
+        ...ownCells(field(o, 'spec'), field(o, 'status'), o, now),
+        age(o, now),
+        containerNames(template),
+        containerImages(template),
+        formatSelectorObject(field(template, 'spec').selector),
+      ];
+    },
+  };
+}
 
 function hostPort(ip: string, port: number): string {
   return isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
@@ -303,59 +331,23 @@ const endpointSlicePrinter: Printer = {
   cells: (o, now) => [name(o), (o.addressType as string | undefined) ?? '', formatSlicePorts(o.ports as Any[] | undefined), formatSliceEndpoints(o.endpoints as Any[] | undefined), age(o, now)],
 };
 
-const deploymentPrinter: Printer = {
-  columns: [
-    NAME_COLUMN,
+const deploymentPrinter = workloadPrinter(
+  [
     column('Ready', 'Number of the pod with ready state'),
     column('Up-to-date', 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.', { type: 'integer' }),
     column('Available', 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.', { type: 'integer' }),
-    AGE_COLUMN,
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
-    SELECTOR_COLUMN,
   ],
-  cells: (o, now) => {
-    const spec = field(o, 'spec');
-    const status = field(o, 'status');
-    return [
-      name(o),
-      `${num(status.readyReplicas)}/${num(spec.replicas)}`,
-      num(status.updatedReplicas),
-      num(status.availableReplicas),
-      age(o, now),
-      containerNames(o),
-      containerImages(o),
-      formatSelectorObject(spec.selector),
-    ];
-  },
-};
+  (spec, status) => [`${num(status.readyReplicas)}/${num(spec.replicas)}`, num(status.updatedReplicas), num(status.availableReplicas)],
+);
 
-const replicaSetPrinter: Printer = {
-  columns: [
-    NAME_COLUMN,
+const replicaSetPrinter = workloadPrinter(
+  [
     column('Desired', 'Number of desired pods.', { type: 'integer' }),
     column('Current', 'Number of actual running pods.', { type: 'integer' }),
     column('Ready', 'Number of ready pods.', { type: 'integer' }),
-    AGE_COLUMN,
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
-    SELECTOR_COLUMN,
   ],
-  cells: (o, now) => {
-    const spec = field(o, 'spec');
-    const status = field(o, 'status');
-    return [
-      name(o),
-      num(spec.replicas),
-      num(status.replicas),
-      num(status.readyReplicas),
-      age(o, now),
-      containerNames(o),
-      containerImages(o),
-      formatSelectorObject(spec.selector),
-    ];
-  },
-};
+  (spec, status) => [num(spec.replicas), num(status.replicas), num(status.readyReplicas)],
+);
 
 const statefulSetPrinter: Printer = {
   columns: [NAME_COLUMN, column('Ready', 'Number of the pod with ready state'), AGE_COLUMN, CONTAINERS_COLUMN, IMAGES_COLUMN],
@@ -368,38 +360,43 @@ const statefulSetPrinter: Printer = {
   ],
 };
 
-const daemonSetPrinter: Printer = {
+/** `<kind>.<group>/<name>` of the controller, as kubectl prints a ControllerRevision's. */
+function controllerOf(o: KubeObject): string {
+  const ref = o.metadata.ownerReferences?.find((r) => r.controller === true);
+  if (!ref) return '<none>';
+  const slash = ref.apiVersion.indexOf('/');
+  const group = slash < 0 ? '' : ref.apiVersion.slice(0, slash);
+  return `${(group ? `${ref.kind}.${group}` : ref.kind).toLowerCase()}/${ref.name}`;
+}
+
+const controllerRevisionPrinter: Printer = {
   columns: [
     NAME_COLUMN,
+    column('Controller', 'Controller of the object'),
+    column('Revision', 'Revision indicates the revision of the state represented by Data.'),
+    AGE_COLUMN,
+  ],
+  cells: (o, now) => [name(o), controllerOf(o), num(o.revision), age(o, now)],
+};
+
+const daemonSetPrinter = workloadPrinter(
+  [
     column('Desired', 'The desired number of daemon pods.', { type: 'integer' }),
     column('Current', 'The number of daemon pods running on at least one node.', { type: 'integer' }),
     column('Ready', 'The number of daemon pods ready.', { type: 'integer' }),
     column('Up-to-date', 'The number of nodes running the updated daemon pod.', { type: 'integer' }),
     column('Available', 'The number of nodes running at least one available daemon pod.', { type: 'integer' }),
     column('Node Selector', 'NodeSelector is a selector which must be true for the pod to fit on a node.'),
-    AGE_COLUMN,
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
-    SELECTOR_COLUMN,
   ],
-  cells: (o, now) => {
-    const spec = field(o, 'spec');
-    const status = field(o, 'status');
-    return [
-      name(o),
-      num(status.desiredNumberScheduled),
-      num(status.currentNumberScheduled),
-      num(status.numberReady),
-      num(status.updatedNumberScheduled),
-      num(status.numberAvailable),
-      formatLabels(spec.template?.spec?.nodeSelector),
-      age(o, now),
-      containerNames(o),
-      containerImages(o),
-      formatSelectorObject(spec.selector),
-    ];
-  },
-};
+  (spec, status) => [
+    num(status.desiredNumberScheduled),
+    num(status.currentNumberScheduled),
+    num(status.numberReady),
+    num(status.updatedNumberScheduled),
+    num(status.numberAvailable),
+    formatLabels(spec.template?.spec?.nodeSelector),
+  ],
+);
 
 function jobStatus(o: KubeObject): string {
   const conditions: Any[] = Array.isArray(field(o, 'status').conditions) ? field(o, 'status').conditions : [];
@@ -429,28 +426,132 @@ function jobDuration(o: KubeObject, now: Date): string {
   return humanDuration((Number.isFinite(end) ? end : now.getTime()) - start);
 }
 
-const jobPrinter: Printer = {
-  columns: [
-    NAME_COLUMN,
+const jobPrinter = workloadPrinter(
+  [
     column('Status', 'Status of the job.'),
     column('Completions', 'The desired number of successfully finished pods the job should be run with.'),
     column('Duration', 'Time required to complete the job.'),
+  ],
+  (_spec, _status, o, now) => [jobStatus(o), jobCompletions(o), jobDuration(o, now)],
+);
+
+/** RWO,ROX,RWX,RWOP in that order, each once (kubectl's GetAccessModesAsString). */
+export function formatAccessModes(modes: unknown): string {
+  const list = Array.isArray(modes) ? modes : [];
+  const short: [string, string][] = [
+    ['ReadWriteOnce', 'RWO'],
+    ['ReadOnlyMany', 'ROX'],
+    ['ReadWriteMany', 'RWX'],
+    ['ReadWriteOncePod', 'RWOP'],
+  ];
+  return short.filter(([m]) => list.includes(m)).map(([, s]) => s).join(',');
+}
+
+const BETA_STORAGE_CLASS = 'volume.beta.kubernetes.io/storage-class';
+
+function storageClassOf(o: KubeObject): string {
+  return o.metadata.annotations?.[BETA_STORAGE_CLASS] ?? field(o, 'spec').storageClassName ?? '';
+}
+
+function volumeAttributesClass(o: KubeObject): string {
+  const v = field(o, 'spec').volumeAttributesClassName;
+  return typeof v === 'string' ? v : '<unset>';
+}
+
+function storagePhase(o: KubeObject): string {
+  return o.metadata.deletionTimestamp ? 'Terminating' : (field(o, 'status').phase ?? '');
+}
+
+function quantityText(v: unknown): string {
+  return v === undefined || v === null ? '' : String(v);
+}
+
+const persistentVolumePrinter: Printer = {
+  columns: [
+    NAME_COLUMN,
+    column('Capacity', "capacity is the description of the persistent volume's resources and capacity."),
+    column('Access Modes', 'accessModes contains all ways the volume can be mounted.'),
+    column('Reclaim Policy', 'persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim.'),
+    column('Status', 'phase indicates if a volume is available, bound to a claim, or released by a claim.'),
+    column('Claim', 'claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim.'),
+    column('StorageClass', 'StorageClass of the pv'),
+    column('VolumeAttributesClass', 'VolumeAttributesClass of the pv'),
+    column('Reason', 'reason is a brief CamelCase string that describes any failure and is meant for machine parsing and tidy display in the CLI.'),
     AGE_COLUMN,
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
-    SELECTOR_COLUMN,
+    column('VolumeMode', 'volumeMode defines if a volume is intended to be used with a formatted filesystem or to remain in raw block state.', { priority: 1 }),
   ],
-  cells: (o, now) => [
-    name(o),
-    jobStatus(o),
-    jobCompletions(o),
-    jobDuration(o, now),
-    age(o, now),
-    containerNames(o),
-    containerImages(o),
-    formatSelectorObject(field(o, 'spec').selector),
-  ],
+  cells: (o, now) => {
+    const spec = field(o, 'spec');
+    const ref = spec.claimRef;
+    return [
+      name(o),
+      quantityText(spec.capacity?.storage),
+      formatAccessModes(spec.accessModes),
+      spec.persistentVolumeReclaimPolicy ?? '',
+      storagePhase(o),
+      ref ? `${ref.namespace ?? ''}/${ref.name ?? ''}` : '',
+      storageClassOf(o),
+      volumeAttributesClass(o),
+      field(o, 'status').reason ?? '',
+      age(o, now),
+      spec.volumeMode ?? '<unset>',
+    ];
+  },
 };
+
+const persistentVolumeClaimPrinter: Printer = {
+  columns: [
+    NAME_COLUMN,
+    column('Status', 'phase represents the current phase of PersistentVolumeClaim.'),
+    column('Volume', 'volumeName is the binding reference to the PersistentVolume backing this claim.'),
+    column('Capacity', 'capacity represents the actual resources of the underlying volume.'),
+    column('Access Modes', 'accessModes contains the actual access modes the volume backing the PVC has.'),
+    column('StorageClass', 'StorageClass of the pvc'),
+    column('VolumeAttributesClass', 'VolumeAttributesClass of the pvc'),
+    AGE_COLUMN,
+    column('VolumeMode', 'volumeMode defines what type of volume is required by the claim.', { priority: 1 }),
+  ],
+  cells: (o, now) => {
+    const spec = field(o, 'spec');
+    const status = field(o, 'status');
+    // Capacity and modes are the bound volume's, so they show only once bound.
+    const bound = typeof spec.volumeName === 'string' && spec.volumeName !== '';
+    return [
+      name(o),
+      storagePhase(o),
+      spec.volumeName ?? '',
+      bound ? quantityText(status.capacity?.storage) : '',
+      bound ? formatAccessModes(status.accessModes) : '',
+      storageClassOf(o),
+      volumeAttributesClass(o),
+      age(o, now),
+      spec.volumeMode ?? '<unset>',
+    ];
+  },
+};
+
+/** The CronJob's job template, viewed as a workload so the container helpers apply. */
+function jobTemplateOf(o: KubeObject): KubeObject {
+  return { ...o, spec: field(o, 'spec').jobTemplate?.spec ?? {} };
+}
+
+const cronJobPrinter = workloadPrinter(
+  [
+    column('Schedule', 'The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron.'),
+    column('Timezone', 'The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones.'),
+    column('Suspend', 'This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.', { type: 'boolean' }),
+    column('Active', 'A list of pointers to currently running jobs.', { type: 'integer' }),
+    column('Last Schedule', 'Information when was the last time the job was successfully scheduled.'),
+  ],
+  (spec, status, _o, now) => [
+    spec.schedule ?? '',
+    typeof spec.timeZone === 'string' ? spec.timeZone : '<none>',
+    typeof spec.suspend === 'boolean' ? (spec.suspend ? 'True' : 'False') : '<unset>',
+    Array.isArray(status.active) ? status.active.length : 0,
+    status.lastScheduleTime ? timestampAge(status.lastScheduleTime, now) : '<none>',
+  ],
+  jobTemplateOf,
+);
 
 export const defaultPrinter: Printer = {
   columns: [NAME_COLUMN, AGE_COLUMN],
@@ -470,6 +571,11 @@ export const PRINTERS: Readonly<Record<string, Printer>> = {
   'deployments.apps': deploymentPrinter,
   'replicasets.apps': replicaSetPrinter,
   'statefulsets.apps': statefulSetPrinter,
+  'controllerrevisions.apps': controllerRevisionPrinter,
   'daemonsets.apps': daemonSetPrinter,
   'jobs.batch': jobPrinter,
+  'horizontalpodautoscalers.autoscaling': hpaPrinter,
+  'cronjobs.batch': cronJobPrinter,
+  persistentvolumes: persistentVolumePrinter,
+  persistentvolumeclaims: persistentVolumeClaimPrinter,
 };

@@ -42,8 +42,9 @@ export function httpGetCheck(t: HttpGetTarget, timeoutMs: number): Promise<Probe
       () => done({ ok: false, output: `Get "${url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)` }),
       timeoutMs,
     );
+    // Lenient parsing, as Go's client in the kubelet: servers such as busybox httpd end CGI header lines with a bare LF.
     const req = request(
-      { host: t.host, port: t.port, path, method: 'GET', headers, rejectUnauthorized: false, agent: false },
+      { host: t.host, port: t.port, path, method: 'GET', headers, rejectUnauthorized: false, agent: false, insecureHTTPParser: true },
       (res) => {
         let body = '';
         res.setEncoding('utf8');

@@ -148,6 +148,14 @@ test('deployment defaults, including the template', () => {
   assert.equal(defaulted(workload('Deployment', { replicas: 0 })).spec.replicas, 0);
 });
 
+test('null template metadata fields are dropped, as decoding into Go structs does (kubectl rollout undo sends creationTimestamp: null)', () => {
+  const w = workload('Deployment');
+  w.spec.template.metadata = { ...w.spec.template.metadata, creationTimestamp: null };
+  const d = defaulted(w);
+  assert.equal('creationTimestamp' in d.spec.template.metadata, false);
+  assert.deepEqual(d.spec.template.metadata.labels, w.spec.template.metadata.labels);
+});
+
 test('replicaset, statefulset and daemonset defaults', () => {
   const rs = defaulted(workload('ReplicaSet'));
   assert.equal(rs.spec.replicas, 1);

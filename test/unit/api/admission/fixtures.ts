@@ -1,8 +1,12 @@
 // Small builders for valid objects; each test breaks one thing.
+import assert from 'node:assert/strict';
 import type { KubeObject } from '../../../../src/agent/api/object-types.ts';
 import { findByKind, type ResourceType } from '../../../../src/agent/api/resources.ts';
 import { applyDefaults, validateObject } from '../../../../src/agent/api/admission/index.ts';
-import type { StatusCause } from '../../../../src/agent/api/errors.ts';
+import { Invalid, type StatusCause } from '../../../../src/agent/api/errors.ts';
+import { createRegistry, type Registry } from '../../../../src/agent/api/registry.ts';
+import { createMemoryStore } from '../../../../src/agent/store/memory-store.ts';
+import { silentLogger } from '../../../../src/agent/logger.ts';
 
 // Fixtures are deliberately loose JSON: tests poke at any field.
 export type Obj = KubeObject & Record<string, any>;
@@ -59,4 +63,31 @@ export function fields(causes: StatusCause[]): string[] {
 
 export function render(causes: StatusCause[]): string[] {
   return causes.map((c) => `${c.field}: ${c.message}`);
+}
+
+/** Defaults a copy as type t, then validates it: `field: message` per cause. */
+export function checkAs(t: ResourceType, obj: Obj): string[] {
+  const copy = structuredClone(obj);
+  applyDefaults(t, copy);
+  return render(validateObject(t, copy));
+}
+
+/** A registry over a fresh memory store, with the default namespaces. */
+export async function registry(): Promise<Registry> {
+  const store = createMemoryStore();
+  await store.start();
+  const r = createRegistry({ store, logger: silentLogger() });
+  await r.ensureDefaultNamespaces();
+  return r;
+}
+
+/** The `field: message` causes of the 422 Invalid that p rejects with. */
+export async function causesOf(p: Promise<unknown>): Promise<string[]> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof Invalid, `expected a 422 Invalid, got ${String(err)}`);
+  assert.equal(err.code, 422);
+  return render(err.details.causes ?? []);
 }

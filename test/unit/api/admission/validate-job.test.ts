@@ -1,25 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMemoryStore } from '../../../../src/agent/store/memory-store.ts';
-import { createRegistry, type Registry } from '../../../../src/agent/api/registry.ts';
-import { Invalid } from '../../../../src/agent/api/errors.ts';
 import type { KubeObject } from '../../../../src/agent/api/object-types.ts';
-import { silentLogger } from '../../../../src/agent/logger.ts';
 import { findByKind } from '../../../../src/agent/api/resources.ts';
 import { PRINTERS } from '../../../../src/agent/api/table/printers.ts';
 import { validateJob } from '../../../../src/agent/api/admission/validate-job.ts';
+import { causesOf, registry } from './fixtures.ts';
 
 const JOBS = 'jobs.batch';
 // Loose JSON: tests poke at any field.
 type Obj = KubeObject & { spec: any };
-
-async function registry(): Promise<Registry> {
-  const store = createMemoryStore();
-  await store.start();
-  const r = createRegistry({ store, logger: silentLogger() });
-  await r.ensureDefaultNamespaces();
-  return r;
-}
 
 function job(spec: Record<string, unknown> = {}, podSpec: Record<string, unknown> = { restartPolicy: 'Never' }): Obj {
   return {
@@ -28,16 +17,6 @@ function job(spec: Record<string, unknown> = {}, podSpec: Record<string, unknown
     metadata: { name: 'pi', namespace: 'default' },
     spec: { template: { spec: { containers: [{ name: 'pi', image: 'perl:5' }], ...podSpec } }, ...spec },
   };
-}
-
-async function causesOf(p: Promise<unknown>): Promise<string[]> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof Invalid, `expected a 422 Invalid, got ${String(err)}`);
-  assert.equal(err.code, 422);
-  return (err.details.causes ?? []).map((c) => `${c.field}: ${c.message}`);
 }
 
 describe('Job admission', () => {
@@ -128,6 +107,63 @@ describe('Job admission', () => {
     scaled.spec.parallelism = 4;
     const updated = await r.update<Obj>(JOBS, scaled);
     assert.equal(updated.spec.parallelism, 4);
+  });
+
+  it('asks Indexed Jobs for completions, at most 100000 indexes, and a name every pod hostname fits', async () => {
+    const r = await registry();
+    assert.deepEqual(await causesOf(r.create(JOBS, job({ completionMode: 'Indexed', parallelism: 2 }))), [
+      'spec.completions: Required value: when completion mode is Indexed',
+    ]);
+    assert.deepEqual(await causesOf(r.create(JOBS, job({ completionMode: 'Indexed', completions: 100_001, parallelism: 100_001 }))), [
+      'spec.completions: Invalid value: 100001: must be less than or equal to 100000 when completion mode is Indexed',
+      'spec.parallelism: Invalid value: 100001: must be less than or equal to 100000 when completion mode is Indexed',
+    ]);
+    const long = { ...job({ completionMode: 'Indexed', completions: 10 }), metadata: { name: 'j'.repeat(62), namespace: 'default' } };
+    const causes = await causesOf(r.create(JOBS, long));
+    assert.equal(causes.length, 1);
+    assert.match(causes[0]!, new RegExp(`^metadata\\.name: .*will not able to create pod with invalid DNS label: j{62}-9$`));
+    const ok = await r.create<Obj>(JOBS, job({ completionMode: 'Indexed', completions: 3, parallelism: 2 }));
+    assert.equal(ok.spec.completionMode, 'Indexed');
+  });
+
+  it('keeps completions fixed, but lets an Indexed Job scale completions with parallelism', async () => {
+    const r = await registry();
+    const plain = await r.create<Obj>(JOBS, job({ completions: 3 }));
+    const more = structuredClone(plain);
+    more.spec.completions = 4;
+    more.spec.parallelism = 4;
+    assert.deepEqual(await causesOf(r.update(JOBS, more)), ['spec.completions: Invalid value: 4: field is immutable']);
+    const idx = await r.create<Obj>(JOBS, { ...job({ completionMode: 'Indexed', completions: 3, parallelism: 3 }), metadata: { name: 'idx', namespace: 'default' } });
+    const alone = structuredClone(idx);
+    alone.spec.completions = 5;
+    assert.deepEqual(await causesOf(r.update(JOBS, alone)), ['spec.completions: Invalid value: 5: can only be modified in tandem with spec.parallelism']);
+    const both = structuredClone(idx);
+    both.spec.completions = 5;
+    both.spec.parallelism = 5;
+    const scaled = await r.update<Obj>(JOBS, both);
+    assert.deepEqual([scaled.spec.completions, scaled.spec.parallelism], [5, 5]);
+    const mode = structuredClone(scaled);
+    mode.spec.completionMode = 'NonIndexed';
+    assert.ok((await causesOf(r.update(JOBS, mode))).some((c) => c.startsWith('spec.completionMode: ')));
+  });
+
+  it('lets a suspended Job that never ran change its scheduling directives, nothing else of its template', async () => {
+    const r = await registry();
+    const created = await r.create<Obj>(JOBS, job({ suspend: true }));
+    const moved = structuredClone(created);
+    moved.spec.template.spec.nodeSelector = { zone: 'a' };
+    moved.spec.template.spec.tolerations = [{ key: 'k', operator: 'Exists' }];
+    moved.spec.template.metadata.annotations = { note: 'x' };
+    const updated = await r.update<Obj>(JOBS, moved);
+    assert.deepEqual(updated.spec.template.spec.nodeSelector, { zone: 'a' });
+    const image = structuredClone(updated);
+    image.spec.template.spec.containers[0].image = 'perl:6';
+    assert.deepEqual((await causesOf(r.update(JOBS, image))).map((c) => c.split(':')[0]), ['spec.template']);
+    // Once it ran (startTime set), the whole template is fixed.
+    await r.updateStatus(JOBS, { ...updated, status: { startTime: '2026-04-01T08:00:00Z' } });
+    const started = structuredClone(r.get<Obj>(JOBS, 'default', 'pi')!);
+    started.spec.template.spec.nodeSelector = { zone: 'b' };
+    assert.deepEqual((await causesOf(r.update(JOBS, started))).map((c) => c.split(':')[0]), ['spec.template']);
   });
 
   it('prints NAME, STATUS, COMPLETIONS, DURATION, AGE', () => {

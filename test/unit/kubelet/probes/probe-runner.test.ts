@@ -106,6 +106,20 @@ describe('probe runner', { timeout: 20_000 }, () => {
     assert.match(unnamed.output, /unable to find port "nope"/);
   });
 
+  it('httpGet: accepts header lines that end in a bare LF (busybox httpd CGIs), as the Go kubelet does', async () => {
+    const lf = createTcpServer((sock) => {
+      sock.once('data', () => sock.end('HTTP/1.0 200 OK\nContent-Type: text/plain\n\nfine\n'));
+    });
+    await new Promise<void>((r) => lf.listen(0, HOST, r));
+    try {
+      const port = (lf.address() as { port: number }).port;
+      const got = await runner.run({ httpGet: { path: '/', port } }, { container: container(), containerId: 'x', podIP: HOST }, 1000);
+      assert.deepEqual([got.ok, got.output.trim()], [true, 'fine']);
+    } finally {
+      await new Promise((r) => lf.close(r));
+    }
+  });
+
   it('tcpSocket: an open port succeeds, a closed one fails; host overrides the pod IP', async () => {
     const target = { container: container(), containerId: 'x', podIP: '192.0.2.1' };
     assert.equal((await runner.run({ tcpSocket: { port: 'tcp', host: HOST } }, target, 1000)).ok, true);
