@@ -523,5 +523,19 @@ describe('workloads on 3 lab hosts', () => {
     const status = (await ok(h1, 'GET', `${DS}/${ds}`)).status;
     assert.equal(status.desiredNumberScheduled, 4);
     await waitFor('the DaemonSet status to count 4 ready', async () => (await ok(h1, 'GET', `${DS}/${ds}`)).status.numberReady === 4, 60_000);
+
+    // A rolling update across the 4 nodes, its history, and an undo to the first template.
+    await kubectl(h1, ['set', 'env', `daemonset/${ds}`, 'ROUND=2']);
+    assert.match(await rolloutStatus(h1, `daemonset/${ds}`), /successfully rolled out/);
+    const history = await kubectl(h1, ['rollout', 'history', `daemonset/${ds}`]);
+    assert.match(history, /^1\s/m, history);
+    assert.match(history, /^2\s/m, history);
+    await kubectl(h1, ['rollout', 'undo', `daemonset/${ds}`]);
+    await rolloutStatus(h1, `daemonset/${ds}`);
+    const pods = await waitFor('4 DaemonSet pods of the first template', async () => {
+      const r = (await ok(h1, 'GET', `${PODS}?labelSelector=app%3D${ds}`)).items.filter((p: any) => !p.metadata.deletionTimestamp);
+      return r.length === 4 && r.every((p: any) => !(p.spec.containers[0].env ?? []).some((e: any) => e.name === 'ROUND')) ? r : undefined;
+    }, 90_000);
+    assert.deepEqual(pods.map((p: any) => p.spec.nodeName).sort(), ['h1', 'h2', 'h3', 'h4']);
   });
 });
