@@ -18,7 +18,10 @@ import { serveWatch, type WatchTracker } from './watch-stream.ts';
 import { createVersionConversions, type VersionView } from '../version-conversion.ts';
 import { servePodLogs } from './pod-logs.ts';
 
-const PATCH_ATTEMPTS = 5;
+const PATCH_ATTEMPTS = 8;
+// Reads see committed objects while a write's precondition meets the pending
+// one, so a retry waits for a pending (fsyncing) write to land: 10 ms doubling.
+const PATCH_RETRY_BASE_MS = 10;
 
 /** Whether the patch sets metadata.resourceVersion itself (then a conflict is the client's to resolve). */
 function patchPinsResourceVersion(type: string, current: KubeObject, patch: string): boolean {
@@ -252,6 +255,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
         return sendJson(res, 200, view.toServed(await write));
       } catch (err) {
         if (!(err instanceof Conflict) || attempt >= PATCH_ATTEMPTS || patchPinsResourceVersion(type, current, patch)) throw err;
+        await new Promise((r) => setTimeout(r, PATCH_RETRY_BASE_MS * 2 ** (attempt - 1)));
       }
     }
   }
