@@ -6,7 +6,8 @@
 //   selector that stopped matching) or gone are deleted, and so are extras on
 //   a node (the oldest stays) and finished pods (replaced once gone); a pod bound
 //   to a node that no longer exists has no kubelet to finish its graceful
-//   deletion, so that is forced (kube's pod GC does it for such orphans);
+//   deletion: the garbage collector forces it (as kube's pod GC does for such
+//   orphans, stuck-deletions.ts), and its removal brings the DaemonSet back here;
 // - revisions: ControllerRevisions <ds>-<hash> (daemonset-history.ts) that
 //   kubectl rollout history / undo read and apply; pods carry the current
 //   one's hash in label controller-revision-hash; revisionHistoryLimit prunes;
@@ -27,7 +28,6 @@
 import type { KubeObject, Pod, PodSpec } from '../api/object-types.ts';
 import type { LabelSelectorShape } from '../api/admission/schemas.ts';
 import { isEmptySelector } from '../api/admission/label-selector.ts';
-import { NotFound } from '../api/errors.ts';
 import type { SchedNode, SchedPodSpecExtras } from '../scheduler/scheduling-shapes.ts';
 import { defineController, type Controller, type ControllerEvent, type ReconcileResult } from './controller.ts';
 import { byCreation, podTemplateHash, scaledValue, type IntOrPercent, type PodTemplate } from './deployment-rollout.ts';
@@ -271,25 +271,6 @@ export function createDaemonSetController(opts: DaemonSetControllerOptions): Con
     return error;
   }
 
-  /**
-   * Force-deletes strays already terminating on a node that no longer exists:
-   * no kubelet is left to finish their graceful deletion.
-   */
-  async function finishOrphans(key: string, nodes: readonly NodeState[], strays: readonly Pod[]): Promise<unknown> {
-    const known = new Set(nodes.map((n) => n.name));
-    const orphans = strays.filter((p) => isTerminating(p) && !!p.spec.nodeName && !known.has(p.spec.nodeName));
-    let failure: unknown;
-    for (const p of orphans) {
-      try {
-        await client.delete('pods', p.metadata.namespace ?? 'default', p.metadata.name ?? '', { gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid } });
-        log.info({ daemonset: key, pod: p.metadata.name, node: p.spec.nodeName }, 'force-deleted pod of a node that is gone');
-      } catch (err) {
-        if (!(err instanceof NotFound)) failure ??= err;
-      }
-    }
-    return failure;
-  }
-
   async function reconcile(key: string): Promise<ReconcileResult | void> {
     const ds = getByKey<DaemonSet>(client, DAEMONSET_RESOURCE, key);
     if (!ds) {
@@ -324,8 +305,6 @@ export function createDaemonSetController(opts: DaemonSetControllerOptions): Con
     }
     // Status and history over the state after this pass's writes.
     const { nodes, strays } = nodeStates(ds);
-    const orphanErr = await finishOrphans(key, nodes, strays);
-    failure ??= orphanErr;
     try {
       for (const rev of await history.prune(ds, revs, [...nodes.flatMap((n) => n.pods), ...strays])) {
         log.info({ daemonset: key, revision: rev.metadata.name }, 'pruned revision');

@@ -15,6 +15,12 @@
 // Dependents are found through an index (owner uid -> dependent keys) kept from
 // the watches; every start rebuilds it from the resync, and every use re-reads
 // the dependent, so a stale entry costs a lookup, never a wrong delete.
+//
+// It also finishes deletions that replication left pending (stuck-deletions.ts
+// decides): an object with a deletionTimestamp and no finalizers still there
+// after the grace, counted from when the collector first saw it so, is deleted;
+// a pod bound to a node is force-deleted once its kubelet had its grace period
+// and a margin, or after the grace when its node is gone or not Ready.
 import type { ObjectClient } from '../api/object-client.ts';
 import type { KubeObject, OwnerReference } from '../api/object-types.ts';
 import { ApiError } from '../api/errors.ts';
@@ -23,6 +29,7 @@ import { RESOURCE_TYPES, resourceKey } from '../api/resources.ts';
 import type { Logger } from '../logger.ts';
 import { defineController, type Controller, type ControllerEvent, type ReconcileResult } from './controller.ts';
 import { groupOf, withOwnerRefs, withoutOwner } from './owner-refs.ts';
+import { boundNodeOf, decideStuckDeletion, isNodeReady, isPendingDeletion, type BoundNodeState } from './stuck-deletions.ts';
 
 export interface GarbageCollectorOptions {
   client: ObjectClient;
@@ -30,6 +37,11 @@ export interface GarbageCollectorOptions {
   clock?: () => Date;
   /** A dependent whose owner is absent is collected only once it is this old (default 5000 ms). */
   orphanGraceMs?: number;
+  /**
+   * How long past its grace period a deleting pod on a Ready node is left to its
+   * kubelet before it is force-deleted (default 10000 ms).
+   */
+  kubeletMarginMs?: number;
   /** Resource keys whose objects are collected (default: every served type but events). */
   resources?: readonly string[];
 }
@@ -60,6 +72,17 @@ function ignoreGone(err: unknown): void {
   throw err;
 }
 
+interface PendingDeletion {
+  uid: string;
+  /** When this collector first saw it deleting with no finalizers (ms since the epoch). */
+  since: number;
+  /** The node a pod is bound to: its changes bring the pod back. */
+  node?: string;
+}
+
+const NODES = 'nodes';
+const namespacedResources = RESOURCE_TYPES.filter((t) => t.namespaced && t.kind !== 'Event').map(resourceKey);
+
 function minDefined(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
@@ -71,9 +94,13 @@ export function createGarbageCollector(opts: GarbageCollectorOptions): Controlle
   const log = opts.logger.child({ component: 'garbage-collector' });
   const clock = opts.clock ?? (() => new Date());
   const graceMs = opts.orphanGraceMs ?? 5000;
+  const kubeletMarginMs = opts.kubeletMarginMs ?? 10_000;
   const resources = opts.resources ?? RESOURCE_TYPES.map(resourceKey).filter((r) => r !== 'events');
   const ownersOf = new Map<string, OwnerReference[]>();
   const dependentsOf = new Map<string, Set<string>>();
+  const pending = new Map<string, PendingDeletion>();
+  /** Nodes seen gone or not Ready, and since when (ms): a grace for the node's state too. */
+  const nodeDownSince = new Map<string, number>();
 
   function setOwners(key: string, refs: readonly OwnerReference[]): void {
     for (const r of ownersOf.get(key) ?? []) {
@@ -120,7 +147,46 @@ export function createGarbageCollector(opts: GarbageCollectorOptions): Controlle
     return out;
   }
 
+  /** When key (this uid) was first seen deleting with no finalizers; starts counting now if it was not. */
+  function notePending(key: string, obj: KubeObject, now: number): number {
+    const uid = obj.metadata.uid ?? '';
+    const cur = pending.get(key);
+    if (cur && cur.uid === uid) return cur.since;
+    pending.set(key, { uid, since: now, node: boundNodeOf(obj) });
+    return now;
+  }
+
+  function nodeIsDown(name: string, down: boolean, now: number): boolean {
+    const was = nodeDownSince.has(name);
+    if (!down) nodeDownSince.delete(name);
+    else if (!was) nodeDownSince.set(name, now);
+    return was !== down;
+  }
+
+  /** Keys of deletions left pending, and of the pending pods of a node whose readiness changed. */
+  function pendingKeys(event: ControllerEvent): string[] {
+    const obj = event.object;
+    const key = gcKey(event.resource, obj);
+    const keys: string[] = [];
+    if (event.type === 'DELETED' || !isPendingDeletion(obj)) pending.delete(key);
+    else {
+      notePending(key, obj, clock().getTime());
+      keys.push(key);
+    }
+    if (event.resource === NODES) {
+      const name = obj.metadata.name ?? '';
+      if (nodeIsDown(name, event.type === 'DELETED' || !isNodeReady(obj), clock().getTime())) {
+        for (const [k, p] of pending) if (p.node === name) keys.push(k);
+      }
+    }
+    return keys;
+  }
+
   function toKeys(event: ControllerEvent): string[] {
+    return [...ownerKeys(event), ...pendingKeys(event)];
+  }
+
+  function ownerKeys(event: ControllerEvent): string[] {
     const obj = event.object;
     const key = gcKey(event.resource, obj);
     const before = ownersOf.get(key) ?? [];
@@ -241,6 +307,57 @@ export function createGarbageCollector(opts: GarbageCollectorOptions): Controlle
     log.info({ resource, namespace: owner.metadata.namespace, name: owner.metadata.name }, 'dependents gone: foreground deletion done');
   }
 
+  function boundNodeState(name: string, now: number): BoundNodeState {
+    const node = client.get(NODES, '', name);
+    const ready = !!node && isNodeReady(node);
+    nodeIsDown(name, !ready, now);
+    if (ready) return { state: 'ready' };
+    return { state: node ? 'notReady' : 'missing', since: nodeDownSince.get(name) ?? now };
+  }
+
+  function namespaceEmpty(ns: string): boolean {
+    return namespacedResources.every((r) => client.list(r, { namespace: ns }).items.length === 0);
+  }
+
+  /** Finishes a deletion that nothing holds any more but that no write removed (stuck-deletions.ts). */
+  async function finishPending(resource: string, key: string, obj: KubeObject): Promise<ReconcileResult | void> {
+    if (!isPendingDeletion(obj)) {
+      pending.delete(key);
+      return;
+    }
+    const now = clock().getTime();
+    const nodeName = boundNodeOf(obj);
+    const decision = decideStuckDeletion(
+      {
+        obj,
+        since: notePending(key, obj, now),
+        now,
+        node: nodeName ? boundNodeState(nodeName, now) : undefined,
+        namespaceEmpty: obj.kind === 'Namespace' ? namespaceEmpty(obj.metadata.name ?? '') : undefined,
+      },
+      { graceMs, kubeletMarginMs },
+    );
+    if (decision.action === 'none') return;
+    if (decision.action === 'wait') {
+      if (decision.restart) pending.delete(key);
+      return { requeueAfterMs: decision.afterMs };
+    }
+    const ns = obj.metadata.namespace ?? '';
+    const name = obj.metadata.name ?? '';
+    try {
+      await client.delete(resource, ns, name, {
+        preconditions: { uid: obj.metadata.uid },
+        ...(decision.force ? { gracePeriodSeconds: 0 } : {}),
+      });
+      log.info({ resource, namespace: obj.metadata.namespace, name, node: nodeName }, decision.reason);
+    } catch (err) {
+      ignoreGone(err);
+      return;
+    }
+    // Still there (something new holds it): looked at again, never in a tight loop.
+    if (client.get(resource, ns, name)?.metadata.uid === obj.metadata.uid) return { requeueAfterMs: graceMs };
+  }
+
   async function orphanDependents(resource: string, owner: KubeObject): Promise<void> {
     const uid = owner.metadata.uid ?? '';
     for (const d of dependents(owner)) {
@@ -261,6 +378,8 @@ export function createGarbageCollector(opts: GarbageCollectorOptions): Controlle
     onStart() {
       ownersOf.clear();
       dependentsOf.clear();
+      pending.clear();
+      nodeDownSince.clear();
     },
     async reconcile(key) {
       const { resource, namespace, name } = parseKey(key);
@@ -269,7 +388,7 @@ export function createGarbageCollector(opts: GarbageCollectorOptions): Controlle
       if (obj.metadata.deletionTimestamp) {
         if (hasFinalizer(obj, ORPHAN_FINALIZER)) return orphanDependents(resource, obj);
         if (hasFinalizer(obj, FOREGROUND_FINALIZER)) return deleteDependentsFirst(resource, obj);
-        return;
+        return finishPending(resource, key, obj);
       }
       return collect(resource, obj);
     },

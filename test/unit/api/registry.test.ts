@@ -218,6 +218,46 @@ test('bound pods are deleted gracefully and removed by a grace-0 delete', async 
   assert.equal(registry.get('pods', 'default', 'unbound'), undefined);
 });
 
+test('a second delete finishes a deletion that replication left with no finalizers', async () => {
+  // The merged state of a delete on one agent and a finalizer removal on another: marked, nothing holds it.
+  const clock = { now: T0 };
+  const store = createMemoryStore();
+  await store.start();
+  const registry = createRegistry({ store, logger: silentLogger(), clock: () => clock.now });
+  await registry.ensureDefaultNamespaces();
+  async function merged<T extends KubeObject>(resource: string, obj: T, bind?: string): Promise<T> {
+    const created = await registry.create<T>(resource, obj);
+    const bound = bind ? await registry.bind('default', created.metadata.name!, bind) : created;
+    const next = structuredClone(bound) as KubeObject;
+    next.metadata.deletionTimestamp = '2025-01-02T03:00:00Z';
+    next.metadata.deletionGracePeriodSeconds = bind ? 30 : 0;
+    delete next.metadata.finalizers;
+    return (await store.update(registry.resolve(resource).plural, next)) as T;
+  }
+
+  const cm = await merged<KubeObject>('configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'default', finalizers: ['example.com/hold'] } });
+  assert.ok(registry.get('configmaps', 'default', 'c')?.metadata.deletionTimestamp);
+  const gone = await registry.deleteDetailed('configmaps', 'default', 'c', { preconditions: { uid: cm.metadata.uid } });
+  assert.equal(gone.removed, true);
+  assert.equal(registry.get('configmaps', 'default', 'c'), undefined);
+
+  // A bound pod still in its grace period is its kubelet's: a plain delete leaves it, a grace-0 delete removes it.
+  await merged<Pod>('pods', pod('bound', {}, { finalizers: ['example.com/hold'] }), 'node-1');
+  const marked = await registry.deleteDetailed('pods', 'default', 'bound');
+  assert.equal(marked.removed, false);
+  assert.ok(registry.get('pods', 'default', 'bound'));
+  const forced = await registry.deleteDetailed('pods', 'default', 'bound', { gracePeriodSeconds: 0 });
+  assert.equal(forced.removed, true);
+  assert.equal(registry.get('pods', 'default', 'bound'), undefined);
+
+  // An unbound pod, and a Namespace with nothing left in it, go with a plain delete.
+  await merged<Pod>('pods', pod('unbound', {}, { finalizers: ['example.com/hold'] }));
+  assert.equal((await registry.deleteDetailed('pods', 'default', 'unbound')).removed, true);
+  await merged<KubeObject>('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team', finalizers: ['example.com/hold'] } });
+  assert.equal((await registry.deleteDetailed('namespaces', '', 'team')).removed, true);
+  assert.equal(registry.get('namespaces', '', 'team'), undefined);
+});
+
 test('delete preconditions are checked', async () => {
   const { registry } = await setup();
   const p = await registry.create('pods', pod('a'));

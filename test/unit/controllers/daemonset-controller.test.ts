@@ -5,6 +5,7 @@ import { createRegistry, rfc3339, type Registry } from '../../../src/agent/api/r
 import type { KubeObject, Pod } from '../../../src/agent/api/object-types.ts';
 import { silentLogger } from '../../../src/agent/logger.ts';
 import { createControllerManager, defineController, type Controller, type ControllerManager } from '../../../src/agent/controllers/controller.ts';
+import { createGarbageCollector } from '../../../src/agent/controllers/garbage-collector.ts';
 import {
   createDaemonSetController,
   daemonPodFor,
@@ -77,8 +78,13 @@ afterEach(async () => {
   for (const m of managers.splice(0)) await m.stop();
 });
 
-/** `observe` registers watches before the controllers', so it sees every intermediate state in order. */
-async function setup(observe?: (registry: Registry) => void): Promise<Env> {
+const GC_GRACE_MS = 5000;
+
+/**
+ * `observe` registers watches before the controllers', so it sees every intermediate state in order;
+ * `withGc` runs the garbage collector too (it finishes deletions no kubelet will).
+ */
+async function setup(observe?: (registry: Registry) => void, withGc = false): Promise<Env> {
   const clock = { now: T0 };
   const now = () => new Date(clock.now);
   const store = createMemoryStore();
@@ -88,7 +94,9 @@ async function setup(observe?: (registry: Registry) => void): Promise<Env> {
   observe?.(registry);
   const kubelet = fakeKubelet(registry, clock);
   const dsc = createDaemonSetController({ client: registry, logger: silentLogger(), clock: now });
-  const mgr = createControllerManager({ client: registry, logger: silentLogger(), controllers: [dsc, kubelet.controller], baseDelayMs: 5, maxDelayMs: 50 });
+  const controllers = [dsc, kubelet.controller];
+  if (withGc) controllers.push(createGarbageCollector({ client: registry, logger: silentLogger(), clock: now, orphanGraceMs: GC_GRACE_MS }));
+  const mgr = createControllerManager({ client: registry, logger: silentLogger(), controllers, baseDelayMs: 5, maxDelayMs: 50 });
   managers.push(mgr);
   await mgr.start();
   return { registry, clock, mgr, dsc, kubelet };
@@ -526,8 +534,8 @@ describe('daemonset controller', () => {
     assert.equal(daemonSetHash(getDs(env, 'coll')), hash);
   });
 
-  it('force-deletes the pod of a deleted node that no kubelet is left to finish, but waits for a live node\'s kubelet', async () => {
-    const env = await setup();
+  it('the pod of a deleted node, which no kubelet is left to finish, is force-deleted by the GC, but a live node\'s kubelet is waited for', async () => {
+    const env = await setup(undefined, true);
     env.kubelet.finishes = () => false;
     await addNodes(env, node('stay'), node('gone'));
     await env.registry.create(DS, daemonSet('orph'));
@@ -535,6 +543,12 @@ describe('daemonset controller', () => {
     assert.deepEqual(nodesOf(podsOf(env, 'orph')), ['gone', 'stay']);
 
     await env.registry.delete('nodes', '', 'gone');
+    await env.mgr.idle();
+    const stranded = podsOf(env, 'orph').filter((p) => p.spec.nodeName === 'gone');
+    assert.equal(stranded.length, 1, 'within the grace the terminating pod stays');
+    assert.ok(stranded[0]!.metadata.deletionTimestamp);
+    env.clock.now += GC_GRACE_MS;
+    env.mgr.resync();
     await env.mgr.idle();
     assert.deepEqual(nodesOf(podsOf(env, 'orph')), ['stay'], 'not even a terminating pod is left on the deleted node');
     const st = getDs(env, 'orph').status!;

@@ -3,6 +3,7 @@
 import type { KubeObject } from '../object-types.ts';
 import type { ResourceType } from '../resources.ts';
 import { defaultJob } from './defaults-job.ts';
+import { BETA_STORAGE_CLASS_ANNOTATION, LOCAL_PATH_CLASS } from '../persistent-volume-types.ts';
 import { defaultHpa } from './defaults-hpa.ts';
 import { defaultPod, defaultPodTemplate, isObj, objField, objects, setDefault, type Json } from './defaults-pod.ts';
 
@@ -136,7 +137,13 @@ function defaultDaemonSet(ds: Json): void {
 
 function defaultPersistentVolumeClaim(pvc: Json): void {
   const spec = objField(pvc, 'spec');
-  if (spec) setDefault(spec, 'volumeMode', 'Filesystem');
+  if (spec) {
+    setDefault(spec, 'volumeMode', 'Filesystem');
+    // Kubernetes' DefaultStorageClass admission: a claim that names no class gets
+    // the default one, local-path here ('' still means "no class").
+    const annotations = isObj(pvc.metadata) && isObj(pvc.metadata.annotations) ? pvc.metadata.annotations : {};
+    if (spec.storageClassName == null && annotations[BETA_STORAGE_CLASS_ANNOTATION] === undefined) spec.storageClassName = LOCAL_PATH_CLASS;
+  }
   const status = objField(pvc, 'status');
   if (status) setDefault(status, 'phase', 'Pending');
 }

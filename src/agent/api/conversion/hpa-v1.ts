@@ -76,35 +76,42 @@ function cpuUtilizationMetric(utilization: unknown): Json {
 
 // --- metric specs ---------------------------------------------------------
 
-function metricSpecToV1(m: Json): Json {
+/**
+ * A v2 metric spec (side `target`) or status (side `current`) in v1's flat
+ * shape, where v2's `target.averageValue` is `targetAverageValue` and
+ * `current.averageValue` is `currentAverageValue` (Object's averageValue keeps its name).
+ */
+function metricToV1(m: Json, side: 'target' | 'current'): Json {
   const type = m.type;
+  const v1 = (name: string) => side + name[0]!.toUpperCase() + name.slice(1);
   switch (type) {
     case 'Resource':
     case 'ContainerResource': {
       const key = type === 'Resource' ? 'resource' : 'containerResource';
       const r = objOf(m[key]);
-      const t = objOf(r.target);
-      return { type, [key]: compact({ name: r.name, container: r.container, targetAverageUtilization: t.averageUtilization, targetAverageValue: t.averageValue }) };
+      const x = objOf(r[side]);
+      return { type, [key]: compact({ name: r.name, container: r.container, [v1('averageUtilization')]: x.averageUtilization, [v1('averageValue')]: x.averageValue }) };
     }
     case 'Pods': {
       const p = objOf(m.pods);
       const id = objOf(p.metric);
-      return { type, pods: compact({ metricName: id.name, selector: id.selector, targetAverageValue: objOf(p.target).averageValue }) };
+      return { type, pods: compact({ metricName: id.name, selector: id.selector, [v1('averageValue')]: objOf(p[side]).averageValue }) };
     }
     case 'Object': {
       const o = objOf(m.object);
       const id = objOf(o.metric);
-      const t = objOf(o.target);
-      return { type, object: compact({ target: o.describedObject, metricName: id.name, selector: id.selector, targetValue: t.value, averageValue: t.averageValue }) };
+      const x = objOf(o[side]);
+      return { type, object: compact({ target: o.describedObject, metricName: id.name, selector: id.selector, [v1('value')]: x.value, averageValue: x.averageValue }) };
     }
     case 'External': {
       const e = objOf(m.external);
       const id = objOf(e.metric);
-      const t = objOf(e.target);
-      return { type, external: compact({ metricName: id.name, metricSelector: id.selector, targetValue: t.value, targetAverageValue: t.averageValue }) };
+      const x = objOf(e[side]);
+      return { type, external: compact({ metricName: id.name, metricSelector: id.selector, [v1('value')]: x.value, [v1('averageValue')]: x.averageValue }) };
     }
     default:
-      return compact({ type });
+      // The controller reports an unreadable metric with an empty type; keep it, so statuses stay aligned with specs.
+      return side === 'target' ? compact({ type }) : { type: type ?? '' };
   }
 }
 
@@ -148,39 +155,6 @@ function metricSpecFromV1(m: Json): Json {
 }
 
 // --- metric statuses ------------------------------------------------------
-
-function metricStatusToV1(m: Json): Json {
-  const type = m.type;
-  switch (type) {
-    case 'Resource':
-    case 'ContainerResource': {
-      const key = type === 'Resource' ? 'resource' : 'containerResource';
-      const r = objOf(m[key]);
-      const c = objOf(r.current);
-      return { type, [key]: compact({ name: r.name, container: r.container, currentAverageUtilization: c.averageUtilization, currentAverageValue: c.averageValue }) };
-    }
-    case 'Pods': {
-      const p = objOf(m.pods);
-      const id = objOf(p.metric);
-      return { type, pods: compact({ metricName: id.name, selector: id.selector, currentAverageValue: objOf(p.current).averageValue }) };
-    }
-    case 'Object': {
-      const o = objOf(m.object);
-      const id = objOf(o.metric);
-      const c = objOf(o.current);
-      return { type, object: compact({ target: o.describedObject, metricName: id.name, selector: id.selector, currentValue: c.value, averageValue: c.averageValue }) };
-    }
-    case 'External': {
-      const e = objOf(m.external);
-      const id = objOf(e.metric);
-      const c = objOf(e.current);
-      return { type, external: compact({ metricName: id.name, metricSelector: id.selector, currentValue: c.value, currentAverageValue: c.averageValue }) };
-    }
-    default:
-      // The controller reports an unreadable metric with an empty type; keep it, so statuses stay aligned with specs.
-      return { type: type ?? '' };
-  }
-}
 
 function metricStatusFromV1(m: Json): Json {
   const type = field(m, 'type');
@@ -268,7 +242,7 @@ function v2ToV1(stored: KubeObject): KubeObject {
   const status = objOf(stored.status);
   const metrics = list(spec.metrics);
   const cpuTarget = metrics.find(isCpuUtilizationTarget);
-  const others = metrics.filter((m) => !isCpuUtilizationTarget(m)).map(metricSpecToV1);
+  const others = metrics.filter((m) => !isCpuUtilizationTarget(m)).map((m) => metricToV1(m, 'target'));
   const currentMetrics = list(status.currentMetrics);
   let currentCpu: unknown;
   for (const m of currentMetrics) {
@@ -279,7 +253,7 @@ function v2ToV1(stored: KubeObject): KubeObject {
 
   const annotations = withoutRoundTripAnnotations(stored.metadata?.annotations);
   if (others.length > 0) annotations[METRICS_ANNOTATION] = JSON.stringify(others);
-  if (currentMetrics.length > 0) annotations[CURRENT_METRICS_ANNOTATION] = JSON.stringify(currentMetrics.map(metricStatusToV1));
+  if (currentMetrics.length > 0) annotations[CURRENT_METRICS_ANNOTATION] = JSON.stringify(currentMetrics.map((m) => metricToV1(m, 'current')));
   if (isObj(spec.behavior)) annotations[BEHAVIOR_ANNOTATION] = behaviorAnnotation(spec.behavior);
   if (conditions.length > 0) annotations[CONDITIONS_ANNOTATION] = JSON.stringify(conditions.map(condition));
   const metadata = { ...stored.metadata };

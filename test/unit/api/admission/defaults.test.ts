@@ -184,3 +184,13 @@ test('defaulting tolerates wrongly typed input', () => {
   ];
   for (const w of weird) assert.doesNotThrow(() => applyDefaults(typeOf(w.kind), w));
 });
+
+test('a claim that names no storage class gets the default, local-path; an empty class stays empty', () => {
+  const claim = (spec: Record<string, unknown>, annotations?: Record<string, string>) =>
+    defaulted({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'c', ...(annotations ? { annotations } : {}) }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, ...spec } });
+  assert.equal(claim({}).spec.storageClassName, 'local-path');
+  assert.equal(claim({}).spec.volumeMode, 'Filesystem');
+  assert.equal(claim({ storageClassName: '' }).spec.storageClassName, '');
+  assert.equal(claim({ storageClassName: 'manual' }).spec.storageClassName, 'manual');
+  assert.equal(claim({}, { 'volume.beta.kubernetes.io/storage-class': 'old' }).spec.storageClassName, undefined);
+});
