@@ -74,14 +74,14 @@ export function templateOfRevision<T>(rev: ControllerRevision | undefined): T | 
   return structuredClone(template) as T;
 }
 
+export const DEFAULT_REVISION_HISTORY_LIMIT = 10;
+
 export interface NewRevisionInput {
   parent: KubeObject;
   kind: string;
   apiVersion: string;
-  /** The template's labels; the revision carries them, so the parent's selector lists it. */
-  labels: Record<string, string> | undefined;
-  annotations?: Record<string, string>;
-  data: unknown;
+  /** The parent's pod template: the revision's data, and its labels, so the parent's selector lists the revision. */
+  template: { metadata?: { labels?: Record<string, string> } } | undefined;
   revision: number;
   collisionCount: number;
   /** The revision's hash when not the data's (DaemonSets hash their pod template, as kube's ComputeHash). */
@@ -90,17 +90,21 @@ export interface NewRevisionInput {
   hashLabel?: string;
 }
 
-/** A new revision owned (as controller) by parent, named and labelled by its hash. */
+/**
+ * A new revision of parent's template (kube's newRevision): owned by parent as
+ * controller, named and labelled by its hash, with the template's labels and the parent's annotations.
+ */
 export function newControllerRevision(input: NewRevisionInput): ControllerRevision {
-  const data = canonical(input.data);
+  const data = canonical(templatePatchData(input.template));
   const hash = input.hash ?? hashRevisionData(data, input.collisionCount);
   const metadata: ControllerRevision['metadata'] = {
     name: controllerRevisionName(input.parent.metadata.name ?? '', hash),
     namespace: input.parent.metadata.namespace,
-    labels: { ...(input.labels ?? {}), [input.hashLabel ?? CONTROLLER_REVISION_HASH_LABEL]: hash },
+    labels: { ...(input.template?.metadata?.labels ?? {}), [input.hashLabel ?? CONTROLLER_REVISION_HASH_LABEL]: hash },
     ownerReferences: [newControllerRef(input.parent, input.kind, input.apiVersion)],
   };
-  if (input.annotations && Object.keys(input.annotations).length) metadata.annotations = { ...input.annotations };
+  const annotations = input.parent.metadata.annotations;
+  if (annotations && Object.keys(annotations).length) metadata.annotations = { ...annotations };
   return { apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata, data, revision: input.revision };
 }
 

@@ -19,14 +19,13 @@ import {
   newControllerRevision,
   revisionsToPrune,
   syncUpdateRevision,
-  templatePatchData,
+  DEFAULT_REVISION_HISTORY_LIMIT,
   type ControllerRevision,
 } from './controller-revisions.ts';
 import type { DaemonSet } from './daemonset-controller.ts';
 import { CONTROLLER_REVISION_HASH } from './daemonset-placement.ts';
 import { podTemplateHash } from './deployment-rollout.ts';
 
-export const DEFAULT_REVISION_HISTORY_LIMIT = 10;
 const KIND = 'DaemonSet';
 const API_VERSION = 'apps/v1';
 
@@ -36,9 +35,7 @@ export function daemonSetRevision(ds: DaemonSet, revision: number, collisionCoun
     parent: ds,
     kind: KIND,
     apiVersion: API_VERSION,
-    labels: ds.spec.template?.metadata?.labels,
-    annotations: ds.metadata.annotations,
-    data: templatePatchData(ds.spec.template),
+    template: ds.spec.template,
     revision,
     collisionCount: collisionCount ?? 0,
     hash: podTemplateHash(ds.spec.template, collisionCount),

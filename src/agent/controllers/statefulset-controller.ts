@@ -30,7 +30,7 @@ import {
   revisionsToPrune,
   syncUpdateRevision,
   templateOfRevision,
-  templatePatchData,
+  DEFAULT_REVISION_HISTORY_LIMIT,
   type ControllerRevision,
 } from './controller-revisions.ts';
 import { controllerRef, groupOf, newControllerRef, withOwnerRefs, withoutOwner } from './owner-refs.ts';
@@ -62,8 +62,6 @@ import {
 
 export { STATEFULSET_RESOURCE, type StatefulSet } from './statefulset-pods.ts';
 
-const DEFAULT_HISTORY_LIMIT = 10;
-
 /** Events go by default to component `statefulset-controller`. */
 export type StatefulSetControllerOptions = PodOwnerControllerOptions;
 
@@ -73,9 +71,7 @@ export function statefulSetRevision(sts: StatefulSet, revision: number, collisio
     parent: sts,
     kind: KIND,
     apiVersion: API_VERSION,
-    labels: sts.spec.template?.metadata?.labels,
-    annotations: sts.metadata.annotations,
-    data: templatePatchData(sts.spec.template),
+    template: sts.spec.template,
     revision,
     collisionCount,
   });
@@ -266,7 +262,7 @@ export function createStatefulSetController(opts: StatefulSetControllerOptions):
 
   async function pruneHistory(sts: StatefulSet, revs: Revisions, pods: readonly Pod[]): Promise<void> {
     const live = new Set([revs.current.metadata.name ?? '', revs.update.metadata.name ?? '', ...pods.map(revisionOf)]);
-    for (const rev of revisionsToPrune(revs.listed, live, sts.spec.revisionHistoryLimit ?? DEFAULT_HISTORY_LIMIT)) {
+    for (const rev of revisionsToPrune(revs.listed, live, sts.spec.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT)) {
       await history.delete(rev);
       log.info({ statefulset: keyOf(sts), revision: rev.metadata.name }, 'pruned revision');
     }

@@ -75,10 +75,15 @@ export interface VolumeManager {
 /** An expected reason a volume is not ready; its message goes into FailedMount as is. */
 class VolumeError extends Error {}
 
+/** An object's identity in the local store: changes with every change of it. */
+function stampOf(o: KubeObject | undefined): string {
+  return o ? `${o.metadata.uid}/${o.metadata.resourceVersion}` : 'absent';
+}
+
 interface PodVolumeState {
   refs: VolumeReferences;
   ready: Map<string, ReadyVolume>;
-  /** What each projected volume holds on disk, and the Secret's stamp its values were fetched at. */
+  /** What each projected volume holds on disk, and the stamp of the ConfigMap or Secret it was projected from. */
   written: Map<string, { digest: string; stamp?: string }>;
 }
 
@@ -146,8 +151,7 @@ export function createVolumeManager(opts: VolumeManagerOptions): VolumeManager {
 
   /** A Secret's identity in the local store: changes with every change of its values (the shell's version moves). */
   function secretStamp(namespace: string, name: string): string {
-    const s = client.get<KubeObject>('secrets', namespace, name);
-    return s ? `${s.metadata.uid}/${s.metadata.resourceVersion}` : 'absent';
+    return stampOf(client.get<KubeObject>('secrets', namespace, name));
   }
 
   async function fetchSecrets(namespace: string, names: string[]): Promise<Map<string, SecretValues>> {
@@ -195,7 +199,11 @@ export function createVolumeManager(opts: VolumeManagerOptions): VolumeManager {
         return { hostPath: v.path, readOnly: false, createSubPaths: true };
       case 'configMap': {
         const cm = client.get<KubeObject & { data?: Record<string, string>; binaryData?: Record<string, string> }>('configmaps', namespace, v.projection.source);
-        return project(uid, v, st, cm ? configMapPayload(cm) : undefined);
+        const stamp = stampOf(cm);
+        // Projected from this very version before (pod volumes are immutable): nothing to decode or hash again.
+        const ready = st.ready.get(v.name);
+        if (ready && st.written.get(v.name)?.stamp === stamp) return ready;
+        return project(uid, v, st, cm ? configMapPayload(cm) : undefined, stamp);
       }
       case 'secret': {
         const src = v.projection.source;
@@ -332,9 +340,10 @@ export function createVolumeManager(opts: VolumeManagerOptions): VolumeManager {
       const uid = pod.metadata.uid ?? '';
       const namespace = pod.metadata.namespace ?? 'default';
       const plan = planPodVolumes(pod, paths);
+      const refs = volumeReferences(pod, plan);
       let st = states.get(uid);
-      if (!st) states.set(uid, (st = { refs: volumeReferences(pod, plan), ready: new Map(), written: new Map() }));
-      st.refs = volumeReferences(pod, plan);
+      if (!st) states.set(uid, (st = { refs, ready: new Map(), written: new Map() }));
+      st.refs = refs;
       if (plan.length === 0) return { ok: true, volumes: st.ready };
       const secrets = await secretsToFetch(namespace, plan, st);
       const failures: { name: string; message: string }[] = [];

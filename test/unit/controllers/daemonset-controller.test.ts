@@ -1,10 +1,11 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMemoryStore } from '../../../src/agent/store/memory-store.ts';
-import { createRegistry, rfc3339, type Registry } from '../../../src/agent/api/registry.ts';
+import { createRegistry, type Registry } from '../../../src/agent/api/registry.ts';
 import type { KubeObject, Pod } from '../../../src/agent/api/object-types.ts';
 import { silentLogger } from '../../../src/agent/logger.ts';
-import { createControllerManager, defineController, type Controller, type ControllerManager } from '../../../src/agent/controllers/controller.ts';
+import { fakeKubelet, type FakeKubelet } from './fake-pod-kubelet.ts';
+import { createControllerManager, type Controller, type ControllerManager } from '../../../src/agent/controllers/controller.ts';
 import { createGarbageCollector } from '../../../src/agent/controllers/garbage-collector.ts';
 import {
   createDaemonSetController,
@@ -28,42 +29,6 @@ const T0 = Date.parse('2026-04-01T08:00:00Z');
 const DS = 'daemonsets.apps';
 const CR = 'controllerrevisions.apps';
 const HASH = 'controller-revision-hash';
-
-/** A node agent in miniature: binds each pod to the node its affinity names, reports it Running, ends terminating pods. */
-interface FakeKubelet {
-  controller: Controller;
-  ready: (pod: Pod) => boolean;
-  /** Whether this kubelet ends a terminating pod (false: its node's agent is gone). */
-  finishes: (pod: Pod) => boolean;
-}
-
-function fakeKubelet(registry: Registry, clock: { now: number }): FakeKubelet {
-  const state = { ready: (_pod: Pod) => true, finishes: (_pod: Pod) => true };
-  const controller = defineController({
-    name: 'fake-kubelet',
-    watches: [{ resource: 'pods', toKeys: (e) => (e.type === 'DELETED' ? [] : [`${e.object.metadata.namespace}/${e.object.metadata.name}`]) }],
-    async reconcile(key) {
-      const [ns, name] = key.split('/') as [string, string];
-      const pod = registry.get<Pod>('pods', ns, name);
-      if (!pod) return;
-      if (pod.metadata.deletionTimestamp) {
-        if (state.finishes(pod)) await registry.delete('pods', ns, name, { gracePeriodSeconds: 0 });
-        return;
-      }
-      if (!pod.spec.nodeName) {
-        await registry.bind(ns, name, targetNodeOf(pod) ?? 'nowhere');
-        return;
-      }
-      const ready = state.ready(pod);
-      const cur = pod.status?.conditions?.find((c) => c.type === 'Ready');
-      if (pod.status?.phase === 'Running' && (cur?.status === 'True') === ready) return;
-      const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
-      conditions.push({ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: rfc3339(new Date(clock.now)) });
-      await registry.updateStatus<Pod>('pods', { ...pod, status: { ...pod.status, phase: 'Running', conditions } });
-    },
-  });
-  return Object.assign(state, { controller });
-}
 
 interface Env {
   registry: Registry;
@@ -92,7 +57,7 @@ async function setup(observe?: (registry: Registry) => void, withGc = false): Pr
   const registry = createRegistry({ store, logger: silentLogger(), clock: now });
   await registry.ensureDefaultNamespaces();
   observe?.(registry);
-  const kubelet = fakeKubelet(registry, clock);
+  const kubelet = fakeKubelet(registry, clock, (pod) => targetNodeOf(pod) ?? 'nowhere');
   const dsc = createDaemonSetController({ client: registry, logger: silentLogger(), clock: now });
   const controllers = [dsc, kubelet.controller];
   if (withGc) controllers.push(createGarbageCollector({ client: registry, logger: silentLogger(), clock: now, orphanGraceMs: GC_GRACE_MS }));

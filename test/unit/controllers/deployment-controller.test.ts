@@ -1,11 +1,12 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMemoryStore } from '../../../src/agent/store/memory-store.ts';
-import { createRegistry, rfc3339, type Registry } from '../../../src/agent/api/registry.ts';
+import { createRegistry, type Registry } from '../../../src/agent/api/registry.ts';
 import type { KubeObject, Pod } from '../../../src/agent/api/object-types.ts';
 import { silentLogger } from '../../../src/agent/logger.ts';
+import { fakeKubelet, type FakeKubelet } from './fake-pod-kubelet.ts';
 import { applyPatch, JSON_PATCH } from '../../../src/agent/api/patch/index.ts';
-import { createControllerManager, defineController, type Controller, type ControllerManager } from '../../../src/agent/controllers/controller.ts';
+import { createControllerManager, type Controller, type ControllerManager } from '../../../src/agent/controllers/controller.ts';
 import { createReplicaSetController, type ReplicaSet } from '../../../src/agent/controllers/replicaset-controller.ts';
 import { createDeploymentController, podTemplateHash, type Deployment } from '../../../src/agent/controllers/deployment-controller.ts';
 import {
@@ -24,43 +25,6 @@ const DEPLOY = 'deployments.apps';
 const RS = 'replicasets.apps';
 const HASH = 'pod-template-hash';
 const REVISION = 'deployment.kubernetes.io/revision';
-
-/** A node agent in miniature: binds each pod, reports it Running (Ready or not), and ends terminating pods. */
-interface FakeKubelet {
-  controller: Controller;
-  /** Whether a pod becomes Ready. */
-  ready: (pod: Pod) => boolean;
-  /** While true, pods being deleted stay (their containers "still stopping"). */
-  holdTerminating: boolean;
-}
-
-function fakeKubelet(registry: Registry, clock: { now: number }): FakeKubelet {
-  const state = { ready: (_pod: Pod) => true, holdTerminating: false };
-  const controller = defineController({
-    name: 'fake-kubelet',
-    watches: [{ resource: 'pods', toKeys: (e) => (e.type === 'DELETED' ? [] : [`${e.object.metadata.namespace}/${e.object.metadata.name}`]) }],
-    async reconcile(key) {
-      const [ns, name] = key.split('/') as [string, string];
-      const pod = registry.get<Pod>('pods', ns, name);
-      if (!pod) return;
-      if (pod.metadata.deletionTimestamp) {
-        if (!state.holdTerminating) await registry.delete('pods', ns, name, { gracePeriodSeconds: 0 });
-        return;
-      }
-      if (!pod.spec.nodeName) {
-        await registry.bind(ns, name, 'node-1');
-        return;
-      }
-      const ready = state.ready(pod);
-      const cur = pod.status?.conditions?.find((c) => c.type === 'Ready');
-      if (pod.status?.phase === 'Running' && (cur?.status === 'True') === ready) return;
-      const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
-      conditions.push({ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: rfc3339(new Date(clock.now)) });
-      await registry.updateStatus<Pod>('pods', { ...pod, status: { ...pod.status, phase: 'Running', conditions } });
-    },
-  });
-  return Object.assign(state, { controller });
-}
 
 interface Env {
   registry: Registry;
@@ -305,7 +269,7 @@ describe('deployment controller', () => {
     await env.registry.create(DEPLOY, deployment('rec', 2, { strategy: { type: 'Recreate' } }));
     await env.mgr.idle();
     assert.ok(rolledOut(getD(env, 'rec')));
-    env.kubelet.holdTerminating = true;
+    env.kubelet.finishes = () => false;
     await setImage(env, 'rec', 'app:v2');
     await env.mgr.idle();
 
@@ -316,7 +280,7 @@ describe('deployment controller', () => {
     assert.equal(setsOf(env, 'rec')[0]!.spec.replicas, 0);
     assert.equal(cond(getD(env, 'rec'), 'Available')?.status, 'False');
 
-    env.kubelet.holdTerminating = false;
+    env.kubelet.finishes = () => true;
     env.mgr.resync();
     await env.mgr.idle();
     assert.ok(newSeen);
